@@ -1,0 +1,220 @@
+package backprop
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	loadOnce  sync.Once
+	testModel *Model
+	loadErr   error
+)
+
+// model loads the exported random-weight Xception once for the package's tests.
+func model(t *testing.T) *Model {
+	t.Helper()
+	dir := os.Getenv("SALIENCY_TEST_MODEL")
+	if dir == "" {
+		t.Fatal("SALIENCY_TEST_MODEL not set: run the tests with `make test`")
+	}
+	loadOnce.Do(func() { testModel, loadErr = Load(dir, Options{}) })
+	if loadErr != nil {
+		t.Fatal(loadErr)
+	}
+	return testModel
+}
+
+// testImages returns n deterministic, smooth, distinct images of the model's size.
+func testImages(m *Model, n int) []float32 {
+	h, w, c := m.InputSize()
+	out := make([]float32, 0, n*h*w*c)
+	for i := range n {
+		for y := range h {
+			for x := range w {
+				for ch := range c {
+					v := 127.5 + 120*math.Sin(float64(x*(ch+1)+y*(i+2))/37+float64(i))
+					out = append(out, float32(v))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestTopK(t *testing.T) {
+	logits := []float32{
+		0.1, 0.9, 0.5, 0.9, // tie between units 1 and 3: the lower index first
+		-3, -1, -2, -4,
+	}
+	got := TopK(logits, 4, 3)
+	want := []int32{1, 3, 2, 5 - 4, 6 - 4, 4 - 4}
+	if !slices.Equal(got, want) {
+		t.Fatalf("TopK = %v, want %v", got, want)
+	}
+}
+
+// The gradient signature's logits are the forward signature's logits of the same
+// units: the two graphs agree on the function being differentiated.
+func TestGradientLogitsMatchForwardLogits(t *testing.T) {
+	m := model(t)
+	const n, k = 2, 3
+	images := testImages(m, n)
+	logits, err := m.Logits(images, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logits) != n*m.NumClasses() {
+		t.Fatalf("%d logits", len(logits))
+	}
+	units := TopK(logits, m.NumClasses(), k)
+	picked, grads, err := m.Gradients(images, n, units, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, w, c := m.InputSize()
+	if len(grads) != n*k*h*w*c {
+		t.Fatalf("%d gradient values", len(grads))
+	}
+	for i, u := range units {
+		want := logits[(i/k)*m.NumClasses()+int(u)]
+		if rel := math.Abs(float64(picked[i]-want)) / math.Abs(float64(want)); rel > 1e-4 {
+			t.Fatalf("unit %d: gradient signature logit %v, forward logit %v", u, picked[i], want)
+		}
+	}
+}
+
+// The exported gradient is the derivative of the forward logit: a central finite
+// difference of Logits along a direction d matches <gradient, d>. The direction
+// is the gradient's sign pattern, so every pixel moves and the change is large
+// enough to rise above float32 rounding.
+func TestGradientMatchesFiniteDifference(t *testing.T) {
+	m := model(t)
+	images := testImages(m, 1)
+	logits, err := m.Logits(images, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := TopK(logits, m.NumClasses(), 1)
+	_, grad, err := m.Gradients(images, 1, unit, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const eps = 0.5 // pixel values are 0..255
+	var predicted float64
+	plus := slices.Clone(images)
+	minus := slices.Clone(images)
+	for i, g := range grad {
+		d := float32(math.Copysign(1, float64(g)))
+		predicted += float64(g) * float64(d)
+		plus[i] += eps * d
+		minus[i] -= eps * d
+	}
+	both := append(plus, minus...)
+	out, err := m.Logits(both, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := m.NumClasses()
+	measured := float64(out[int(unit[0])]-out[classes+int(unit[0])]) / (2 * eps)
+	if rel := math.Abs(measured-predicted) / math.Abs(predicted); rel > 0.05 {
+		t.Fatalf("directional derivative: finite difference %.6g, gradient %.6g (rel. diff %.3f)", measured, predicted, rel)
+	}
+	t.Logf("directional derivative: finite difference %.6g, gradient %.6g", measured, predicted)
+}
+
+// Each image's gradient depends on that image only: explaining it alone or in a
+// batch with others gives the same values.
+func TestGradientsIndependentOfBatch(t *testing.T) {
+	m := model(t)
+	images := testImages(m, 3)
+	per := len(images) / 3
+	units := []int32{7, 7, 7}
+	_, batched, err := m.Gradients(images, 3, units, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, alone, err := m.Gradients(images[per:2*per], 1, units[:1], 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scale, diff float64
+	for i, v := range alone {
+		scale = max(scale, math.Abs(float64(v)))
+		diff = max(diff, math.Abs(float64(v-batched[per+i])))
+	}
+	if scale == 0 || diff > 1e-4*scale {
+		t.Fatalf("max |alone - batched| = %g for gradients of scale %g", diff, scale)
+	}
+}
+
+func TestGradientsRejectBadArguments(t *testing.T) {
+	m := model(t)
+	images := testImages(m, 1)
+	if _, _, err := m.Gradients(images, 1, []int32{1000}, 1); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Fatalf("unit 1000: got %v", err)
+	}
+	if _, _, err := m.Gradients(images, 1, []int32{1, 2}, 1); err == nil || !strings.Contains(err.Error(), "units") {
+		t.Fatalf("2 units for k=1: got %v", err)
+	}
+	if _, err := m.Logits(images[:100], 1); err == nil || !strings.Contains(err.Error(), "values") {
+		t.Fatalf("short image: got %v", err)
+	}
+}
+
+func TestLoadErrorsSayWhatIsWrong(t *testing.T) {
+	real := os.Getenv("SALIENCY_TEST_MODEL")
+	if real == "" {
+		t.Fatal("SALIENCY_TEST_MODEL not set: run the tests with `make test`")
+	}
+	manifestBytes, err := os.ReadFile(filepath.Join(real, "saliency.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	empty := t.TempDir()
+	if _, err := Load(empty, Options{}); err == nil || !strings.Contains(err.Error(), "saliency.json") {
+		t.Fatalf("empty folder: got %v", err)
+	}
+
+	noSavedModel := t.TempDir()
+	if err := os.WriteFile(filepath.Join(noSavedModel, "saliency.json"), manifestBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(noSavedModel, Options{}); err == nil || !strings.Contains(err.Error(), "load SavedModel") {
+		t.Fatalf("manifest without SavedModel: got %v", err)
+	}
+
+	// The real SavedModel, with a manifest that names a signature it lacks.
+	wrongSig := t.TempDir()
+	for _, name := range []string{"saved_model.pb", "variables", "fingerprint.pb"} {
+		if err := os.Symlink(filepath.Join(real, name), filepath.Join(wrongSig, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := strings.Replace(string(manifestBytes), `"name": "gradients"`, `"name": "grads_v2"`, 1)
+	if err := os.WriteFile(filepath.Join(wrongSig, "saliency.json"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(wrongSig, Options{}); err == nil || !strings.Contains(err.Error(), `no signature "grads_v2"`) {
+		t.Fatalf("missing signature: got %v", err)
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	m, err := Load(os.Getenv("SALIENCY_TEST_MODEL"), Options{IntraOpThreads: 1, InterOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,134 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const valid = `{
+ "version": 1, "name": "toy", "architecture": "test", "weights": "none",
+ "input": {"height": 4, "width": 5, "channels": 3, "range": [0, 255], "preprocessing": "none"},
+ "labels": ["a", "b"], "label_ids": ["n1", "n2"],
+ "signatures": {
+  "logits": {"name": "serving_default", "inputs": {"images": "images"}, "outputs": {"logits": "logits"}},
+  "gradients": {"name": "gradients", "inputs": {"images": "images", "units": "units"},
+                "outputs": {"logits": "logits", "gradients": "gradients"}}
+ }
+}`
+
+func TestParseValid(t *testing.T) {
+	m, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Input.Height != 4 || m.Input.Width != 5 || len(m.Labels) != 2 || m.Signatures["gradients"].Outputs["gradients"] != "gradients" {
+		t.Fatalf("parsed %+v", m)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := []struct{ name, from, to, wantErr string }{
+		{"not JSON", valid, "{", "invalid JSON"},
+		{"other version", `"version": 1`, `"version": 2`, "manifest version 2"},
+		{"zero size", `"height": 4`, `"height": 0`, "out of range"},
+		{"gray model", `"channels": 3`, `"channels": 1`, "only RGB"},
+		{"no labels", `"labels": ["a", "b"]`, `"labels": []`, "no labels"},
+		{"ids do not match labels", `["n1", "n2"]`, `["n1"]`, "1 label ids for 2 labels"},
+		{"missing signature", `"logits": {"name": "serving_default"`, `"other": {"name": "serving_default"`, `no "logits" signature`},
+		{"missing output", `"gradients": "gradients"}`, `"grads": "gradients"}`, `does not name its "gradients" output`},
+		{"missing input", `"units": "units"`, `"unit": "units"`, `does not name its "units" input`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := strings.Replace(valid, c.from, c.to, 1)
+			if c.from == valid {
+				data = c.to
+			}
+			if data == valid {
+				t.Fatal("test case did not change the manifest")
+			}
+			_, err := Parse([]byte(data))
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, c.wantErr)
+			}
+		})
+	}
+}
+
+func TestReadNamesTheProblem(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "has no saliency.json") {
+		t.Fatalf("empty folder: got %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(`{"version": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, FileName)) {
+		t.Fatalf("bad manifest: got %v, want the file named", err)
+	}
+}
+
+// The exporter's real output must satisfy the Go side's contract.
+func TestExportedManifestIsValid(t *testing.T) {
+	dir := os.Getenv("SALIENCY_TEST_MODEL")
+	if dir == "" {
+		t.Fatal("SALIENCY_TEST_MODEL not set: run the tests with `make test`")
+	}
+	m, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Labels) != 1000 || m.Labels[0] != "tench" || m.LabelIDs[0] != "n01440764" {
+		t.Fatalf("labels: %d, first %q (%q)", len(m.Labels), m.Labels[0], m.LabelIDs[0])
+	}
+}
+
+func TestResolve(t *testing.T) {
+	root := t.TempDir()
+	first, second := filepath.Join(root, "first"), filepath.Join(root, "second")
+	for _, d := range []string{filepath.Join(second, "toy"), filepath.Join(first, "other")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	search := []string{first, second}
+
+	if got, err := Resolve("toy", search); err != nil || got != filepath.Join(second, "toy") {
+		t.Fatalf("name: got %q, %v", got, err)
+	}
+	if got, err := Resolve(filepath.Join(first, "other"), nil); err != nil || got != filepath.Join(first, "other") {
+		t.Fatalf("path: got %q, %v", got, err)
+	}
+	if _, err := Resolve("missing", search); err == nil || !strings.Contains(err.Error(), `no model named "missing"`) || !strings.Contains(err.Error(), first) {
+		t.Fatalf("missing name: got %v", err)
+	}
+	if _, err := Resolve(filepath.Join(root, "nope"), search); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing path: got %v", err)
+	}
+	if _, err := Resolve("", search); err == nil {
+		t.Fatal("empty name accepted")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(valid))
+	f.Add([]byte(`{"version": 1, "input": {"height": -1}}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse(data)
+		if err != nil {
+			return
+		}
+		// Whatever parses must be usable without further checks.
+		if m.Input.Height <= 0 || m.Input.Width <= 0 || m.Input.Channels != 3 || len(m.Labels) == 0 {
+			t.Fatalf("accepted an unusable manifest: %+v", m)
+		}
+		for _, role := range []string{"logits", "gradients"} {
+			if m.Signatures[role].Name == "" {
+				t.Fatalf("accepted a manifest without the %s signature", role)
+			}
+		}
+	})
+}
