@@ -106,16 +106,16 @@ func explainRun(opts *ExplainOptions) error {
 	if err := opts.validateUnits(len(man.Labels)); err != nil {
 		return err
 	}
-	if opts.OutDir != "" {
-		if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
-			return usageError{fmt.Errorf("--out-dir: %w", err)}
-		}
-	}
 	model, err := backprop.Load(dir, backprop.Options{})
 	if err != nil {
 		return usageError{fmt.Errorf("model %s: %w", opts.Model, err)}
 	}
 	defer model.Close()
+	if opts.OutDir != "" {
+		if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+			return usageError{fmt.Errorf("--out-dir: %w", err)}
+		}
+	}
 
 	cfg := engine.Config{
 		TopK:      opts.TopK,

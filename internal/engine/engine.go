@@ -50,12 +50,13 @@ type Result struct {
 type job struct {
 	path string
 	stem string // output path without the ".saliency..." suffix
+	err  error  // set when the job is refused before any work
 }
 
 // Run explains every input and calls emit once per input, in input order. It
 // returns the number of inputs that failed.
 func Run(m *backprop.Model, inputs []string, cfg Config, emit func(Result)) int {
-	jobs, rejected := plan(inputs, cfg.OutDir)
+	jobs := plan(inputs, cfg.OutDir)
 	failed := 0
 	report := func(r Result) {
 		if r.Err != nil {
@@ -70,7 +71,7 @@ func Run(m *backprop.Model, inputs []string, cfg Config, emit func(Result)) int 
 	batch := max(cfg.BatchSize, 1)
 	for start := 0; start < len(jobs); start += batch {
 		end := min(start+batch, len(jobs))
-		for _, r := range runBatch(m, jobs[start:end], cfg, protected, rejected) {
+		for _, r := range runBatch(m, jobs[start:end], cfg, protected) {
 			report(r)
 		}
 	}
@@ -80,10 +81,9 @@ func Run(m *backprop.Model, inputs []string, cfg Config, emit func(Result)) int 
 // plan drops repeated inputs and assigns output stems; an input whose stem another
 // input already claimed (a.jpg and a.png in one folder) is rejected rather than
 // allowed to overwrite the other's maps.
-func plan(inputs []string, outDir string) ([]job, map[string]error) {
+func plan(inputs []string, outDir string) []job {
 	seen := map[string]bool{}
 	claimed := map[string]string{}
-	rejected := map[string]error{}
 	var jobs []job
 	for _, in := range inputs {
 		key := absClean(in)
@@ -97,14 +97,15 @@ func plan(inputs []string, outDir string) ([]job, map[string]error) {
 		}
 		base := filepath.Base(in)
 		stem := filepath.Join(dir, strings.TrimSuffix(base, filepath.Ext(base)))
+		var err error
 		if other, ok := claimed[absClean(stem)]; ok {
-			rejected[in] = fmt.Errorf("its outputs would overwrite those of %s (same name); explain them in separate calls or with --out-dir", other)
+			err = fmt.Errorf("its outputs would overwrite those of %s (same name); explain them in separate calls or with --out-dir", other)
 		} else {
 			claimed[absClean(stem)] = in
 		}
-		jobs = append(jobs, job{path: in, stem: stem})
+		jobs = append(jobs, job{path: in, stem: stem, err: err})
 	}
-	return jobs, rejected
+	return jobs
 }
 
 // loaded is an image of the batch that decoded.
@@ -115,7 +116,7 @@ type loaded struct {
 
 // runBatch explains up to BatchSize jobs with one logits call and one gradient
 // call, and returns their results in order.
-func runBatch(m *backprop.Model, jobs []job, cfg Config, protected map[string]bool, rejected map[string]error) []Result {
+func runBatch(m *backprop.Model, jobs []job, cfg Config, protected map[string]bool) []Result {
 	results := make([]Result, len(jobs))
 	h, w, c := m.InputSize()
 	pixels := h * w * c
@@ -124,8 +125,8 @@ func runBatch(m *backprop.Model, jobs []job, cfg Config, protected map[string]bo
 	var sizes []loaded
 	for i, j := range jobs {
 		results[i].Image = j.path
-		if err := rejected[j.path]; err != nil {
-			results[i].Err = err
+		if j.err != nil {
+			results[i].Err = j.err
 			continue
 		}
 		img, err := imageio.Load(j.path, cfg.MaxPixels)
