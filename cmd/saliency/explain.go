@@ -1,19 +1,24 @@
 package main
 
 import (
-	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/engine"
+	"github.com/saliency-tool/saliency/internal/imageio"
+	"github.com/saliency-tool/saliency/internal/inputs"
 	"github.com/saliency-tool/saliency/internal/manifest"
+	"github.com/saliency-tool/saliency/internal/render"
 )
 
 // ExplainOptions is everything `saliency explain` needs, filled from flags.
@@ -30,6 +35,20 @@ type ExplainOptions struct {
 	Quiet     bool
 	MaxPixels int
 	Images    []string
+
+	Colormap       string
+	ClipPercentile float64
+	Overlay        bool
+	Grid           string
+
+	Recursive    bool
+	Null         bool
+	Shard        string
+	SkipExisting bool
+
+	// Signals stops the run gracefully when it receives; nil means SIGINT and
+	// SIGTERM of this process.
+	Signals <-chan os.Signal
 
 	// ModelPath is where bare model names are looked up; nil means the default.
 	ModelPath []string
@@ -51,9 +70,13 @@ channels, normalised to [0, 1] and resized to the image, as a grayscale PNG:
   IMAGE.jpg -> IMAGE.saliency.<unit>.png    several maps per image
 
 Outputs go next to each image unless --out-dir is given; inputs are never
-overwritten. An argument "-" reads image paths from standard input, one per
-line. A file that cannot be explained is reported on stderr and the others go
-on; the exit status is then 1. Usage errors exit with 2 before any work.`,
+overwritten. A folder stands for the images in it (--recursive: and in its
+subfolders); "-" reads image paths from standard input, one per line (-0: NUL-
+separated). A file that cannot be explained is reported on stderr and the
+others go on; the exit status is then 1. Usage errors exit with 2 before any
+work. Ctrl-C (or SIGTERM) finishes the batch in flight and stops, exit 130
+(143); --skip-existing then resumes. --shard I/N takes a fixed 1/N of the
+inputs, so N machines can share a job.`,
 		Example: `  # the top class of one photo, with the default model (xception)
   saliency explain cat.jpg
 
@@ -63,8 +86,13 @@ on; the exit status is then 1. Usage errors exit with 2 before any work.`,
   # fixed units, raw float maps as .npy, one JSON object per image
   saliency explain --units 281,285 --raw --json cat.jpg
 
-  # paths from another program
-  find photos -name '*.png' | saliency explain -`,
+  # paths from another program, a folder tree, and a resumable share of a big job
+  find photos -name '*.png' -print0 | saliency explain -0 -
+  saliency explain --recursive photos/
+  saliency explain --shard 3/8 --skip-existing --out-dir maps/ photos/
+
+  # pictures for people: coloured maps, overlays, one contact sheet
+  saliency explain --colormap inferno --overlay --grid sheet.png photos/*.jpg`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: markRan(func(cmd *cobra.Command, args []string) error {
 			opts.Images = args
@@ -84,6 +112,14 @@ on; the exit status is then 1. Usage errors exit with 2 before any work.`,
 	f.BoolVar(&opts.JSON, "json", false, "print one JSON object per image on stdout")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stdout except --json output")
 	f.IntVar(&opts.MaxPixels, "max-pixels", 100_000_000, "refuse images whose declared width*height is larger")
+	f.StringVar(&opts.Colormap, "colormap", "gray", "heatmap colours: "+strings.Join(render.ColormapNames(), ", "))
+	f.Float64Var(&opts.ClipPercentile, "clip-percentile", 0, "clip each map at its `P`-th percentile before normalising (e.g. 99; 0: off)")
+	f.BoolVar(&opts.Overlay, "overlay", false, "also write each heatmap blended over the image, IMAGE.overlay.png")
+	f.StringVar(&opts.Grid, "grid", "", "also write one contact sheet of all images and their maps to `FILE` (PNG)")
+	f.BoolVarP(&opts.Recursive, "recursive", "r", false, "descend into subfolders of folder arguments")
+	f.BoolVarP(&opts.Null, "null", "0", false, `paths read from "-" are NUL-separated (find -print0)`)
+	f.StringVar(&opts.Shard, "shard", "", "process only part `I/N` of the inputs (deterministic, 1-based)")
+	f.BoolVar(&opts.SkipExisting, "skip-existing", false, "skip inputs whose outputs all exist (resume an interrupted run)")
 	return cmd
 }
 
@@ -91,9 +127,16 @@ func explainRun(opts *ExplainOptions) error {
 	if err := opts.validateFlags(); err != nil {
 		return err
 	}
-	images, err := expandStdin(opts.Images, opts.IO.In)
+	images, err := inputs.Collect(opts.Images, inputs.Options{Recursive: opts.Recursive, Null: opts.Null, Stdin: opts.IO.In})
 	if err != nil {
-		return err
+		return usageError{err}
+	}
+	if opts.Shard != "" {
+		shard, err := inputs.ParseShard(opts.Shard)
+		if err != nil {
+			return usageError{err}
+		}
+		images = shard.Keep(images)
 	}
 	dir, err := manifest.Resolve(opts.Model, opts.modelPath())
 	if err != nil {
@@ -105,6 +148,10 @@ func explainRun(opts *ExplainOptions) error {
 	}
 	if err := opts.validateUnits(len(man.Labels)); err != nil {
 		return err
+	}
+	cmap, err := render.ColormapByName(opts.Colormap)
+	if err != nil {
+		return usageError{fmt.Errorf("--colormap: %w", err)}
 	}
 	model, err := backprop.Load(dir, backprop.Options{})
 	if err != nil {
@@ -118,18 +165,88 @@ func explainRun(opts *ExplainOptions) error {
 	}
 
 	cfg := engine.Config{
-		TopK:      opts.TopK,
-		Units:     opts.Units,
-		BatchSize: opts.BatchSize,
-		OutDir:    opts.OutDir,
-		Raw:       opts.Raw,
-		MaxPixels: opts.MaxPixels,
+		TopK:           opts.TopK,
+		Units:          opts.Units,
+		BatchSize:      opts.BatchSize,
+		MaxPixels:      opts.MaxPixels,
+		ClipPercentile: opts.ClipPercentile,
+		Output: engine.Output{
+			OutDir:       opts.OutDir,
+			Raw:          opts.Raw,
+			Overlay:      opts.Overlay,
+			SkipExisting: opts.SkipExisting,
+		},
 	}
-	failed := engine.Run(model, images, cfg, opts.report)
+	if cmap.Name() != "gray" {
+		cfg.Colormap = cmap
+	}
+	var sheet *gridSheet
+	if opts.Grid != "" {
+		sheet = &gridSheet{colormap: cmap}
+		cfg.OnWritten = sheet.add
+	}
+	ctx, stop, caught := opts.interruptible()
+	defer stop()
+	reported := 0
+	failed := engine.Run(ctx, model, images, cfg, func(r engine.Result) {
+		reported++
+		opts.report(r)
+	})
+	if sig := caught(); sig != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "saliency: interrupted: %d of %d inputs done; run again with --skip-existing to resume\n",
+			reported, len(images))
+		return interrupted{sig}
+	}
+	if sheet != nil {
+		if err := sheet.write(opts.Grid, images); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "saliency: %v\n", err)
+			failed++
+		}
+	}
 	if failed > 0 {
 		return errPartial
 	}
 	return nil
+}
+
+// gridCellSize is the side, in pixels, of one picture on the --grid sheet.
+const gridCellSize = 192
+
+// gridSheet collects thumbnails of the originals and their coloured maps for the
+// --grid contact sheet, so that a long batch does not hold every full image.
+type gridSheet struct {
+	colormap *render.Colormap
+	cells    []render.GridCell
+}
+
+func (g *gridSheet) add(e engine.Explanation) {
+	b := e.Image.Bounds()
+	cell := render.GridCell{Image: render.Fit(e.Image, gridCellSize)}
+	for _, m := range e.Maps {
+		cell.Maps = append(cell.Maps, render.Fit(g.colormap.Colorize(m, b.Dx(), b.Dy()), gridCellSize))
+	}
+	g.cells = append(g.cells, cell)
+}
+
+func (g *gridSheet) write(path string, inputs []string) error {
+	for _, in := range inputs {
+		if sameFile(in, path) {
+			return fmt.Errorf("--grid %s: would overwrite an input", path)
+		}
+	}
+	if len(g.cells) == 0 {
+		return fmt.Errorf("--grid %s: no image was explained, no sheet written", path)
+	}
+	if err := imageio.WritePNG(path, render.Grid(g.cells, gridCellSize)); err != nil {
+		return fmt.Errorf("--grid %s: %w", path, err)
+	}
+	return nil
+}
+
+func sameFile(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }
 
 func (opts *ExplainOptions) validateFlags() error {
@@ -140,6 +257,8 @@ func (opts *ExplainOptions) validateFlags() error {
 		return usagef("--batch-size must be at least 1, got %d", opts.BatchSize)
 	case opts.MaxPixels < 1:
 		return usagef("--max-pixels must be positive, got %d", opts.MaxPixels)
+	case opts.ClipPercentile < 0 || opts.ClipPercentile >= 100:
+		return usagef("--clip-percentile must be in [0, 100), got %g", opts.ClipPercentile)
 	}
 	return nil
 }
@@ -180,31 +299,48 @@ func (opts *ExplainOptions) modelPath() []string {
 	return append(path, "models")
 }
 
-// expandStdin replaces a "-" argument with the paths read from in, one per line.
-func expandStdin(args []string, in io.Reader) ([]string, error) {
-	var out []string
-	usedStdin := false
-	for _, a := range args {
-		if a != "-" {
-			out = append(out, a)
-			continue
-		}
-		if usedStdin {
-			return nil, usagef(`"-" given more than once`)
-		}
-		usedStdin = true
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 64*1024), 1<<20)
-		for sc.Scan() {
-			if line := strings.TrimRight(sc.Text(), "\r"); line != "" {
-				out = append(out, line)
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read paths from stdin: %w", err)
-		}
+// interruptible returns a context cancelled by the first SIGINT or SIGTERM (or
+// opts.Signals), a function that stops listening, and one that tells which
+// signal, if any, arrived. A second signal gets the default behaviour: the
+// process dies at once.
+func (opts *ExplainOptions) interruptible() (context.Context, func(), func() os.Signal) {
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := opts.Signals
+	var notified chan os.Signal
+	if signals == nil {
+		notified = make(chan os.Signal, 1)
+		signal.Notify(notified, syscall.SIGINT, syscall.SIGTERM)
+		signals = notified
 	}
-	return out, nil
+	var mu sync.Mutex
+	var got os.Signal
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-signals:
+			mu.Lock()
+			got = sig
+			mu.Unlock()
+			if notified != nil {
+				signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+			}
+			cancel()
+		case <-done:
+		}
+	}()
+	stop := func() {
+		close(done)
+		if notified != nil {
+			signal.Stop(notified)
+		}
+		cancel()
+	}
+	caught := func() os.Signal {
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	return ctx, stop, caught
 }
 
 // jsonResult is one line of --json output.
@@ -229,6 +365,10 @@ func (opts *ExplainOptions) report(r engine.Result) {
 		return
 	}
 	if opts.Quiet || r.Err != nil {
+		return
+	}
+	if r.Skipped {
+		fmt.Fprintf(opts.IO.Out, "%s: skipped, outputs exist\n", r.Image)
 		return
 	}
 	parts := make([]string, len(r.Units))

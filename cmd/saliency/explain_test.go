@@ -145,7 +145,7 @@ func lines(s string) []string {
 }
 
 func TestNewCmdExplainParsesOptions(t *testing.T) {
-	defaults := ExplainOptions{Model: "xception", TopK: 1, BatchSize: 8, MaxPixels: 100_000_000}
+	defaults := ExplainOptions{Model: "xception", TopK: 1, BatchSize: 8, MaxPixels: 100_000_000, Colormap: "gray"}
 	with := func(f func(o *ExplainOptions)) ExplainOptions {
 		o := defaults
 		f(&o)

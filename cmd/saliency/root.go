@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -42,6 +43,19 @@ func usagef(format string, args ...any) error {
 // errPartial says some inputs failed; each has been reported already.
 var errPartial = errors.New("some inputs failed")
 
+// interrupted says a signal stopped the run; it has been reported already.
+type interrupted struct{ sig os.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + i.sig.String() }
+
+// exitCode is the shell's convention, 128 + the signal's number.
+func (i interrupted) exitCode() int {
+	if s, ok := i.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 130
+}
+
 // version is set by the Makefile (-ldflags -X main.version=...).
 var version = ""
 
@@ -75,7 +89,7 @@ images.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(NewCmdExplain(ios, nil))
+	root.AddCommand(NewCmdExplain(ios, nil), NewCmdEval(ios, nil))
 	return root
 }
 
@@ -89,6 +103,10 @@ func Main(args []string, ios *IO) int {
 		return exitOK
 	case errors.Is(err, errPartial):
 		return exitFailed
+	}
+	var intr interrupted
+	if errors.As(err, &intr) {
+		return intr.exitCode()
 	}
 	var usage usageError
 	if errors.As(err, &usage) || !ranCommand(cmd) {

@@ -1,15 +1,17 @@
-// Package engine runs the explain pipeline over a list of image files: it plans
-// the output names, loads images in batches, asks the model for logits and input
-// gradients (backprop), turns gradients into maps (postproc) and writes them
-// (imageio). It owns batching and the per-file error policy: a file that fails is
-// reported and the rest of the batch goes on.
+// Package engine runs the explain pipeline over a list of image files. Explain
+// loads images in batches, asks the model for logits and input gradients
+// (backprop) and turns gradients into maps at each image's size (postproc); Run
+// adds the output side for `saliency explain`: it plans the output names, then
+// writes heatmaps, overlays and raw arrays (imageio, render). The engine owns
+// batching and the per-file error policy: a file that fails is reported and the
+// rest of the batch goes on.
 package engine
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"image"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/saliency-tool/saliency/internal/backprop"
@@ -17,69 +19,159 @@ import (
 	"github.com/saliency-tool/saliency/internal/postproc"
 )
 
-// Config says what to explain and where to write it.
+// Config says what to explain and, for Run, where and how to write it.
 type Config struct {
-	// TopK explains each image's K highest logits, unless Units is set.
+	// TopK explains each image's K highest logits, unless Units or UnitsOf is set.
 	TopK int
 	// Units, when not empty, are explained for every image instead of the top K.
 	Units []int
-	// BatchSize is the number of images sent to TensorFlow at once.
+	// UnitsOf, when set, gives the units to explain for each path (all of the
+	// same length), e.g. to explain a second model on the first one's units.
+	UnitsOf func(path string) []int
+	// BatchSize bounds the image-unit pairs sent to TensorFlow at once.
 	BatchSize int
-	// OutDir receives the outputs; empty means next to each input.
-	OutDir string
-	// Raw also writes the post-processed maps as <stem>.saliency.npy.
-	Raw bool
 	// MaxPixels refuses images whose declared size is larger (0: imageio's default).
 	MaxPixels int
+	// ClipPercentile, when in (0, 100), clips each map at that percentile before
+	// normalising (PAIR saliency's visualisation; off by default).
+	ClipPercentile float64
+
+	Output // Run only
 }
 
-// Result is what happened to one input.
-type Result struct {
-	Image  string    `json:"image"`
-	Width  int       `json:"width,omitempty"`
-	Height int       `json:"height,omitempty"`
-	Units  []int     `json:"units,omitempty"`
-	Labels []string  `json:"labels,omitempty"`
-	Logits []float32 `json:"logits,omitempty"`
-	Maps   []string  `json:"maps,omitempty"`
-	Raw    string    `json:"raw,omitempty"`
-	Err    error     `json:"-"`
+// Explanation is one input explained: its maps at the image's own size, in
+// [0, 1], one per unit, before anything is written.
+type Explanation struct {
+	Path   string
+	Image  image.Image // the decoded original, upright
+	Units  []int
+	Labels []string
+	Logits []float32 // the raw logits of Units
+	Maps   [][]float32
+	Err    error
 }
 
-// job is one input with the outputs planned for it.
+// Explain computes explanations of paths in batches and calls fn once per path,
+// in order. When ctx is cancelled it finishes the batch in flight and stops,
+// leaving the remaining paths unexplained.
+func Explain(ctx context.Context, m *backprop.Model, paths []string, cfg Config, fn func(Explanation)) {
+	batch := max(cfg.BatchSize, 1)
+	for start := 0; start < len(paths) && ctx.Err() == nil; start += batch {
+		end := min(start+batch, len(paths))
+		for _, e := range explainBatch(m, paths[start:end], cfg) {
+			fn(e)
+		}
+	}
+}
+
+// explainBatch explains up to BatchSize images with one logits call and as few
+// gradient calls as keep BatchSize image-unit pairs per call.
+func explainBatch(m *backprop.Model, paths []string, cfg Config) []Explanation {
+	out := make([]Explanation, len(paths))
+	h, w, c := m.InputSize()
+	pixels := h * w * c
+	tensor := make([]float32, 0, len(paths)*pixels)
+	var ok []int // indices into paths of the images in tensor
+	for i, p := range paths {
+		out[i].Path = p
+		img, err := imageio.Load(p, cfg.MaxPixels)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Image = img
+		tensor = append(tensor, imageio.ToTensor(img, w, h)...)
+		ok = append(ok, i)
+	}
+	if len(ok) == 0 {
+		return out
+	}
+	units, k, err := chooseUnits(m, tensor, paths, ok, cfg)
+	if err != nil {
+		for _, i := range ok {
+			out[i] = Explanation{Path: paths[i], Err: err}
+		}
+		return out
+	}
+	per := max(cfg.BatchSize/k, 1)
+	for lo := 0; lo < len(ok); lo += per {
+		hi := min(lo+per, len(ok))
+		logits, grads, err := m.Gradients(tensor[lo*pixels:hi*pixels], hi-lo, units[lo*k:hi*k], k)
+		for bi := lo; bi < hi; bi++ {
+			e := &out[ok[bi]]
+			if err != nil {
+				*e = Explanation{Path: e.Path, Err: err}
+				continue
+			}
+			off := bi - lo
+			fillMaps(m, e, units[bi*k:(bi+1)*k], logits[off*k:(off+1)*k], grads[off*k*pixels:(off+1)*k*pixels], cfg)
+		}
+	}
+	return out
+}
+
+// chooseUnits returns the units to explain for the images in tensor, k per
+// image: UnitsOf's, the fixed Units, or each image's top K by logit.
+func chooseUnits(m *backprop.Model, tensor []float32, paths []string, ok []int, cfg Config) ([]int32, int, error) {
+	var units []int32
+	switch {
+	case cfg.UnitsOf != nil:
+		k := -1
+		for _, i := range ok {
+			us := cfg.UnitsOf(paths[i])
+			if k >= 0 && len(us) != k {
+				return nil, 0, fmt.Errorf("UnitsOf gave %d units for %s, %d for others", len(us), paths[i], k)
+			}
+			k = len(us)
+			units = appendUnits(units, us)
+		}
+		return units, k, nil
+	case len(cfg.Units) > 0:
+		for range ok {
+			units = appendUnits(units, cfg.Units)
+		}
+		return units, len(cfg.Units), nil
+	}
+	logits, err := m.Logits(tensor, len(ok))
+	if err != nil {
+		return nil, 0, err
+	}
+	return backprop.TopK(logits, m.NumClasses(), cfg.TopK), cfg.TopK, nil
+}
+
+func appendUnits(dst []int32, units []int) []int32 {
+	for _, u := range units {
+		dst = append(dst, int32(u))
+	}
+	return dst
+}
+
+// fillMaps post-processes one image's k gradients into maps at the image's size.
+func fillMaps(m *backprop.Model, e *Explanation, units []int32, logits, grads []float32, cfg Config) {
+	h, w, c := m.InputSize()
+	b := e.Image.Bounds()
+	e.Logits = logits
+	for j, u := range units {
+		e.Units = append(e.Units, int(u))
+		e.Labels = append(e.Labels, m.Manifest.Labels[u])
+		saliency := postproc.MeanAbsChannels(grads[j*h*w*c:(j+1)*h*w*c], h, w, c)
+		if cfg.ClipPercentile > 0 && cfg.ClipPercentile < 100 {
+			postproc.ClipPercentile(saliency, cfg.ClipPercentile)
+		}
+		postproc.Normalize(saliency)
+		e.Maps = append(e.Maps, postproc.ResizeBilinear(saliency, h, w, b.Dy(), b.Dx()))
+	}
+}
+
+// job is one input of Run with the output stem planned for it.
 type job struct {
 	path string
 	stem string // output path without the ".saliency..." suffix
 	err  error  // set when the job is refused before any work
 }
 
-// Run explains every input and calls emit once per input, in input order. It
-// returns the number of inputs that failed.
-func Run(m *backprop.Model, inputs []string, cfg Config, emit func(Result)) int {
-	jobs := plan(inputs, cfg.OutDir)
-	failed := 0
-	report := func(r Result) {
-		if r.Err != nil {
-			failed++
-		}
-		emit(r)
-	}
-	protected := make(map[string]bool, len(inputs))
-	for _, in := range inputs {
-		protected[absClean(in)] = true
-	}
-	batch := max(cfg.BatchSize, 1)
-	for start := 0; start < len(jobs); start += batch {
-		end := min(start+batch, len(jobs))
-		for _, r := range runBatch(m, jobs[start:end], cfg, protected) {
-			report(r)
-		}
-	}
-	return failed
-}
-
 // plan drops repeated inputs and assigns output stems; an input whose stem another
-// input already claimed (a.jpg and a.png in one folder) is rejected rather than
+// input already claimed (a.jpg and a.png in one folder) is refused rather than
 // allowed to overwrite the other's maps.
 func plan(inputs []string, outDir string) []job {
 	seen := map[string]bool{}
@@ -106,145 +198,6 @@ func plan(inputs []string, outDir string) []job {
 		jobs = append(jobs, job{path: in, stem: stem, err: err})
 	}
 	return jobs
-}
-
-// loaded is an image of the batch that decoded.
-type loaded struct {
-	job
-	width, height int
-}
-
-// runBatch explains up to BatchSize jobs with one logits call and one gradient
-// call, and returns their results in order.
-func runBatch(m *backprop.Model, jobs []job, cfg Config, protected map[string]bool) []Result {
-	results := make([]Result, len(jobs))
-	h, w, c := m.InputSize()
-	pixels := h * w * c
-	tensor := make([]float32, 0, len(jobs)*pixels)
-	var ok []int // indices into jobs of the images in tensor
-	var sizes []loaded
-	for i, j := range jobs {
-		results[i].Image = j.path
-		if j.err != nil {
-			results[i].Err = j.err
-			continue
-		}
-		img, err := imageio.Load(j.path, cfg.MaxPixels)
-		if err != nil {
-			results[i].Err = err
-			continue
-		}
-		b := img.Bounds()
-		tensor = append(tensor, imageio.ToTensor(img, w, h)...)
-		ok = append(ok, i)
-		sizes = append(sizes, loaded{job: j, width: b.Dx(), height: b.Dy()})
-	}
-	if len(ok) == 0 {
-		return results
-	}
-	units, k, err := chooseUnits(m, tensor, len(ok), cfg)
-	if err != nil {
-		for _, i := range ok {
-			results[i].Err = err
-		}
-		return results
-	}
-	// The gradient call runs K copies of each image; chunking it keeps the rows
-	// per call at BatchSize, so memory does not grow with K.
-	per := max(cfg.BatchSize/k, 1)
-	for lo := 0; lo < len(ok); lo += per {
-		hi := min(lo+per, len(ok))
-		logits, grads, err := m.Gradients(tensor[lo*pixels:hi*pixels], hi-lo, units[lo*k:hi*k], k)
-		for bi := lo; bi < hi; bi++ {
-			i := ok[bi]
-			if err != nil {
-				results[i].Err = err
-				continue
-			}
-			off := bi - lo
-			results[i] = explainOne(m, sizes[bi], units[bi*k:(bi+1)*k], logits[off*k:(off+1)*k],
-				grads[off*k*pixels:(off+1)*k*pixels], cfg, protected)
-		}
-	}
-	return results
-}
-
-// chooseUnits returns the n*k units to explain: the fixed ones, or each image's
-// top K by logit.
-func chooseUnits(m *backprop.Model, tensor []float32, n int, cfg Config) ([]int32, int, error) {
-	if len(cfg.Units) > 0 {
-		k := len(cfg.Units)
-		units := make([]int32, 0, n*k)
-		for range n {
-			for _, u := range cfg.Units {
-				units = append(units, int32(u))
-			}
-		}
-		return units, k, nil
-	}
-	logits, err := m.Logits(tensor, n)
-	if err != nil {
-		return nil, 0, err
-	}
-	return backprop.TopK(logits, m.NumClasses(), cfg.TopK), cfg.TopK, nil
-}
-
-// explainOne post-processes one image's k gradients into maps at the image's own
-// size and writes them.
-func explainOne(m *backprop.Model, img loaded, units []int32, logits, grads []float32, cfg Config, protected map[string]bool) Result {
-	h, w, c := m.InputSize()
-	k := len(units)
-	r := Result{Image: img.path, Width: img.width, Height: img.height, Logits: logits}
-	raw := make([]float32, 0, k*img.width*img.height)
-	for j, u := range units {
-		r.Units = append(r.Units, int(u))
-		r.Labels = append(r.Labels, m.Manifest.Labels[u])
-		saliency := postproc.MeanAbsChannels(grads[j*h*w*c:(j+1)*h*w*c], h, w, c)
-		postproc.Normalize(saliency)
-		resized := postproc.ResizeBilinear(saliency, h, w, img.height, img.width)
-		out := mapPath(img.stem, int(u), k)
-		if err := writeOutput(out, protected, func() error {
-			return imageio.WriteGrayPNG(out, resized, img.width, img.height)
-		}); err != nil {
-			return Result{Image: img.path, Err: err}
-		}
-		r.Maps = append(r.Maps, out)
-		if cfg.Raw {
-			raw = append(raw, resized...)
-		}
-	}
-	if cfg.Raw {
-		out := img.stem + ".saliency.npy"
-		if err := writeOutput(out, protected, func() error {
-			return imageio.WriteNPY(out, raw, []int{k, img.height, img.width})
-		}); err != nil {
-			return Result{Image: img.path, Err: err}
-		}
-		r.Raw = out
-	}
-	return r
-}
-
-// mapPath names a heatmap: <stem>.saliency.png when an image gets one map, and
-// <stem>.saliency.<unit>.png when it gets several.
-func mapPath(stem string, unit, k int) string {
-	if k == 1 {
-		return stem + ".saliency.png"
-	}
-	return stem + ".saliency." + strconv.Itoa(unit) + ".png"
-}
-
-// errWouldOverwriteInput guards the one thing the tool must never do.
-var errWouldOverwriteInput = errors.New("output would overwrite an input of this call")
-
-func writeOutput(path string, protected map[string]bool, write func() error) error {
-	if protected[absClean(path)] {
-		return fmt.Errorf("%w: %s", errWouldOverwriteInput, path)
-	}
-	if err := write(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 func absClean(p string) string {

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -53,7 +54,7 @@ func loadModel(t *testing.T) *backprop.Model {
 func run(t *testing.T, inputs []string, cfg engine.Config) ([]engine.Result, int) {
 	t.Helper()
 	var got []engine.Result
-	failed := engine.Run(loadModel(t), inputs, cfg, func(r engine.Result) { got = append(got, r) })
+	failed := engine.Run(context.Background(), loadModel(t), inputs, cfg, func(r engine.Result) { got = append(got, r) })
 	return got, failed
 }
 
@@ -188,7 +189,7 @@ func TestRunBatching(t *testing.T) {
 	writePNG(t, synthetic, 40, 30, 1)
 	good = append(good, synthetic)
 
-	base, failed := run(t, good, engine.Config{TopK: 1, BatchSize: 8, OutDir: t.TempDir()})
+	base, failed := run(t, good, engine.Config{TopK: 1, BatchSize: 8, Output: engine.Output{OutDir: t.TempDir()}})
 	if failed != 0 || len(base) != len(good) {
 		t.Fatalf("baseline: %d results, %d failed, want %d and 0", len(base), failed, len(good))
 	}
@@ -202,7 +203,7 @@ func TestRunBatching(t *testing.T) {
 	}
 
 	t.Run("BatchSize2", func(t *testing.T) {
-		got, failed := run(t, good, engine.Config{TopK: 1, BatchSize: 2, OutDir: t.TempDir()})
+		got, failed := run(t, good, engine.Config{TopK: 1, BatchSize: 2, Output: engine.Output{OutDir: t.TempDir()}})
 		if failed != 0 || len(got) != len(good) {
 			t.Fatalf("%d results, %d failed, want %d and 0", len(got), failed, len(good))
 		}
@@ -235,7 +236,7 @@ func TestRunBatching(t *testing.T) {
 		// Batches of 3: [astronaut text chelsea] [missing coffee rocket] [empty synthetic].
 		inputs := []string{good[0], text, good[1], missing, good[2], good[3], empty, good[4]}
 		bad := map[string]bool{text: true, missing: true, empty: true}
-		got, failed := run(t, inputs, engine.Config{TopK: 1, BatchSize: 3, OutDir: t.TempDir()})
+		got, failed := run(t, inputs, engine.Config{TopK: 1, BatchSize: 3, Output: engine.Output{OutDir: t.TempDir()}})
 		if len(got) != len(inputs) {
 			t.Fatalf("%d results for %d inputs", len(got), len(inputs))
 		}
@@ -401,7 +402,7 @@ func TestRunFixedUnitsAndRaw(t *testing.T) {
 		paths = append(paths, p)
 	}
 
-	got, failed := run(t, paths, engine.Config{Units: []int{0, 999}, TopK: 1, BatchSize: 8, OutDir: out, Raw: true})
+	got, failed := run(t, paths, engine.Config{Units: []int{0, 999}, TopK: 1, BatchSize: 8, Output: engine.Output{OutDir: out, Raw: true}})
 	if failed != 0 || len(got) != len(paths) {
 		t.Fatalf("%d results, %d failed, want %d and 0", len(got), failed, len(paths))
 	}

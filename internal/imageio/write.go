@@ -151,3 +151,8 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	committed = true
 	return nil
 }
+
+// WritePNG encodes img as PNG, atomically (see WriteFileAtomic).
+func WritePNG(path string, img image.Image) error {
+	return WriteFileAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
+}

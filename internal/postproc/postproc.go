@@ -13,7 +13,10 @@
 // mixed in here.
 package postproc
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // MeanAbsChannels reduces a gradient of h*w pixels with c channels each (HWC order)
 // to one value per pixel: the mean of the channels' absolute values.
@@ -52,6 +55,33 @@ func Normalize(m []float32) {
 	for i := range m {
 		m[i] /= hi
 	}
+}
+
+// ClipPercentile caps m in place at its p-th percentile (0 < p < 100, computed
+// as numpy.percentile's default, linear interpolation between the closest
+// ranks). Google's PAIR saliency draws maps clipped at the 99th percentile so that
+// a few very hot pixels do not leave the rest of a normalised map black; it is
+// applied before Normalize and is not part of keras-explainable's convention.
+func ClipPercentile(m []float32, p float64) {
+	if len(m) == 0 {
+		return
+	}
+	limit := Percentile(m, p)
+	for i, v := range m {
+		m[i] = min(v, limit)
+	}
+}
+
+// Percentile returns the p-th percentile (0..100) of m, as numpy.percentile does
+// by default.
+func Percentile(m []float32, p float64) float32 {
+	sorted := slices.Clone(m)
+	slices.Sort(sorted)
+	rank := p / 100 * float64(len(sorted)-1)
+	lo := int(math.Floor(rank))
+	hi := min(lo+1, len(sorted)-1)
+	frac := float32(rank - float64(lo))
+	return sorted[lo] + (sorted[hi]-sorted[lo])*frac
 }
 
 // ResizeBilinear resamples a sh x sw map to dh x dw the way tf.image.resize does by

@@ -136,3 +136,34 @@ func BenchmarkMapFromGradient(b *testing.B) {
 		ResizeBilinear(m, 299, 299, 480, 640)
 	}
 }
+
+// numpy.percentile([0, 1, ..., 9], 90) = 8.1 and of [5, 1, 3], 50 = 3.
+func TestPercentileMatchesNumpyDefault(t *testing.T) {
+	ten := []float32{9, 0, 8, 1, 7, 2, 6, 3, 5, 4}
+	if got := Percentile(ten, 90); math.Abs(float64(got)-8.1) > 1e-5 {
+		t.Fatalf("90th percentile = %v, want 8.1", got)
+	}
+	if got := Percentile([]float32{5, 1, 3}, 50); got != 3 {
+		t.Fatalf("median = %v, want 3", got)
+	}
+	if got := Percentile(ten, 100); got != 9 {
+		t.Fatalf("100th percentile = %v, want 9", got)
+	}
+}
+
+// One hot pixel no longer flattens the rest of the map once clipped.
+func TestClipPercentileThenNormalize(t *testing.T) {
+	m := make([]float32, 1000) // the 99th percentile of this map is 9
+	for i := range m {
+		m[i] = float32(i % 10)
+	}
+	m[42] = 1000
+	ClipPercentile(m, 99)
+	Normalize(m)
+	if m[9] < 0.9 {
+		t.Fatalf("after clipping, the second-hottest value is %v of the maximum", m[9])
+	}
+	if m[42] != 1 {
+		t.Fatalf("the hot pixel became %v, want 1", m[42])
+	}
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/saliency-tool/saliency/internal/backprop"
+	"github.com/saliency-tool/saliency/internal/engine"
+	"github.com/saliency-tool/saliency/internal/evaluate"
+	"github.com/saliency-tool/saliency/internal/manifest"
+)
+
+// EvalOptions is everything `saliency eval` needs, filled from flags.
+type EvalOptions struct {
+	IO *IO
+
+	Model       string
+	RandomModel string
+	Limit       int
+	BatchSize   int
+	JSON        bool
+	Dir         string
+
+	ModelPath []string
+}
+
+// NewCmdEval builds `saliency eval`.
+func NewCmdEval(ios *IO, runF func(*EvalOptions) error) *cobra.Command {
+	opts := &EvalOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "eval [flags] DIR",
+		Short: "Score saliency maps against known object boxes",
+		Long: `Eval explains every composite listed in DIR/boxes.json (as written by
+models/fashion.py composites) with the top-1 unit and measures whether the maps
+point at the object whose box is known:
+
+  pointing game   share of maps whose maximum lies inside the box
+  energy in box   mean share of a map's mass inside the box
+
+each next to the same score of a uniform map (the box's share of the image),
+and, unless --random-model none, the model-randomisation sanity check of
+Adebayo et al. (2018): the same images and units explained with a re-initialised
+copy of the model, reported as the mean Spearman rank correlation between the
+two maps (near 0 means the maps depend on what the model learned).`,
+		Example: `  .venv/bin/python models/fashion.py composites --split test --seed 7 --n 500 --out heldout
+  saliency eval --model fashion heldout
+  saliency eval --model fashion --json heldout`,
+		Args: cobra.ExactArgs(1),
+		RunE: markRan(func(cmd *cobra.Command, args []string) error {
+			opts.Dir = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return evalRun(opts)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Model, "model", "m", "fashion", "model folder, or the name of one in the models folder")
+	f.StringVar(&opts.RandomModel, "random-model", "", "re-initialised copy for the sanity check (default: MODEL-random; none: skip)")
+	f.IntVar(&opts.Limit, "limit", 0, "score only the first `N` composites (by file name; 0: all)")
+	f.IntVarP(&opts.BatchSize, "batch-size", "b", 16, "images per TensorFlow call")
+	f.BoolVar(&opts.JSON, "json", false, "print the scores as one JSON object")
+	return cmd
+}
+
+// EvalReport is the outcome of `saliency eval`, as --json prints it.
+type EvalReport struct {
+	Model          string  `json:"model"`
+	RandomModel    string  `json:"random_model,omitempty"`
+	Images         int     `json:"images"`
+	Failed         int     `json:"failed"`
+	Accuracy       float64 `json:"accuracy"`
+	PointingGame   float64 `json:"pointing_game"`
+	EnergyInBox    float64 `json:"energy_in_box"`
+	UniformShare   float64 `json:"uniform_baseline"`
+	RandomSpearman float64 `json:"randomization_spearman,omitempty"`
+	SpearmanImages int     `json:"randomization_images,omitempty"`
+}
+
+func evalRun(opts *EvalOptions) error {
+	if opts.BatchSize < 1 {
+		return usagef("--batch-size must be at least 1, got %d", opts.BatchSize)
+	}
+	items, err := evaluate.ReadBoxes(opts.Dir)
+	if err != nil {
+		return usageError{err}
+	}
+	if opts.Limit > 0 && opts.Limit < len(items) {
+		items = items[:opts.Limit]
+	}
+	if len(items) == 0 {
+		return usagef("%s: boxes.json lists no composites", opts.Dir)
+	}
+	model, err := loadModel(opts.Model, opts.modelPath())
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	randomName := opts.RandomModel
+	if randomName == "" {
+		randomName = opts.Model + "-random"
+	}
+	var random *backprop.Model
+	if randomName != "none" {
+		if random, err = loadModel(randomName, opts.modelPath()); err != nil {
+			return err
+		}
+		defer random.Close()
+	}
+
+	paths := make([]string, len(items))
+	byPath := make(map[string]evaluate.Item, len(items))
+	for i, it := range items {
+		paths[i] = filepath.Join(opts.Dir, it.File)
+		byPath[paths[i]] = it
+	}
+	report := EvalReport{Model: opts.Model}
+	maps := map[string][]float32{}
+	units := map[string][]int{}
+	var hits, correct int
+	var energy, uniform float64
+	engine.Explain(context.Background(), model, paths, engine.Config{TopK: 1, BatchSize: opts.BatchSize}, func(e engine.Explanation) {
+		if e.Err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: %v\n", e.Path, e.Err)
+			report.Failed++
+			return
+		}
+		it, b := byPath[e.Path], e.Image.Bounds()
+		report.Images++
+		if evaluate.PointingHit(e.Maps[0], b.Dx(), it.Box) {
+			hits++
+		}
+		if e.Units[0] == it.Label {
+			correct++
+		}
+		energy += evaluate.EnergyInBox(e.Maps[0], b.Dx(), it.Box)
+		uniform += evaluate.UniformShare(b.Dx(), b.Dy(), it.Box)
+		maps[e.Path], units[e.Path] = e.Maps[0], e.Units
+	})
+	if report.Images > 0 {
+		n := float64(report.Images)
+		report.Accuracy, report.PointingGame = float64(correct)/n, float64(hits)/n
+		report.EnergyInBox, report.UniformShare = energy/n, uniform/n
+	}
+	if random != nil && report.Images > 0 {
+		report.RandomModel = randomName
+		var sum float64
+		cfg := engine.Config{BatchSize: opts.BatchSize, UnitsOf: func(p string) []int { return units[p] }}
+		explained := make([]string, 0, len(maps))
+		for _, p := range paths {
+			if maps[p] != nil {
+				explained = append(explained, p)
+			}
+		}
+		engine.Explain(context.Background(), random, explained, cfg, func(e engine.Explanation) {
+			if e.Err != nil {
+				fmt.Fprintf(opts.IO.ErrOut, "saliency: %s (%s): %v\n", e.Path, randomName, e.Err)
+				return
+			}
+			if rho := evaluate.Spearman(maps[e.Path], e.Maps[0]); !math.IsNaN(rho) {
+				sum += rho
+				report.SpearmanImages++
+			}
+		})
+		if report.SpearmanImages > 0 {
+			report.RandomSpearman = sum / float64(report.SpearmanImages)
+		}
+	}
+	opts.print(report)
+	if report.Failed > 0 {
+		return errPartial
+	}
+	return nil
+}
+
+func (opts *EvalOptions) print(r EvalReport) {
+	if opts.JSON {
+		b, _ := json.Marshal(r)
+		fmt.Fprintf(opts.IO.Out, "%s\n", b)
+		return
+	}
+	out := opts.IO.Out
+	fmt.Fprintf(out, "model %s on %d composites of %s (top-1 accuracy %.3f)\n\n", r.Model, r.Images, opts.Dir, r.Accuracy)
+	fmt.Fprintf(out, "%-16s %8s %8s %8s\n", "", "maps", "uniform", "ratio")
+	fmt.Fprintf(out, "%-16s %8.3f %8.3f %7.1fx\n", "pointing game", r.PointingGame, r.UniformShare, ratio(r.PointingGame, r.UniformShare))
+	fmt.Fprintf(out, "%-16s %8.3f %8.3f %7.1fx\n", "energy in box", r.EnergyInBox, r.UniformShare, ratio(r.EnergyInBox, r.UniformShare))
+	if r.RandomModel != "" {
+		fmt.Fprintf(out, "\nrank correlation with %s (Spearman, mean of %d): %.3f\n", r.RandomModel, r.SpearmanImages, r.RandomSpearman)
+	}
+	if r.Failed > 0 {
+		fmt.Fprintf(out, "\n%d composites failed (see stderr)\n", r.Failed)
+	}
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+func (opts *EvalOptions) modelPath() []string {
+	return (&ExplainOptions{ModelPath: opts.ModelPath}).modelPath()
+}
+
+// loadModel resolves and loads a model, turning every failure into a usage error.
+func loadModel(name string, path []string) (*backprop.Model, error) {
+	dir, err := manifest.Resolve(name, path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	m, err := backprop.Load(dir, backprop.Options{})
+	if err != nil {
+		return nil, usageError{fmt.Errorf("model %s: %w", name, err)}
+	}
+	return m, nil
+}
