@@ -72,10 +72,11 @@ test-python:
 	SALIENCY_BIN=$(CURDIR)/bin/saliency SALIENCY_TEST_MODEL=$(MODELS)/xception \
 		$(VPY) -m pytest -q tests
 
-demo: setup ## explain the photos in testdata/ and write the maps to demo/
-	mkdir -p demo
-	bin/saliency explain --model xception --top-k 1 --out-dir demo testdata/*.jpg
-	@echo "heatmaps written to $(CURDIR)/demo"
+demo: setup ## explain the photos in testdata/ and write maps, overlays and a grid to demo/
+	rm -rf demo && mkdir -p demo
+	bin/saliency explain --model xception --top-k 1 --colormap inferno --overlay \
+		--grid demo/grid.png --out-dir demo testdata/*.jpg
+	@echo "Look at $(CURDIR)/demo/grid.png (originals on top, maps below); maps and overlays are in demo/."
 
 clean: ## remove build outputs (keeps .venv and models)
 	rm -rf bin build/tf build/lib demo

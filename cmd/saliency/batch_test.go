@@ -50,7 +50,7 @@ func TestBadInputsEachReportedAndTheBatchGoesOn(t *testing.T) {
 	files := map[string][]byte{
 		"empty.jpg":     {},
 		"truncated.jpg": fullJPEG.Bytes()[:fullJPEG.Len()/2],
-		"cut.png": fullPNG[:len(fullPNG)*2/3],
+		"cut.png":       fullPNG[:len(fullPNG)*2/3],
 		"text.jpg":      []byte("hello, I am not a JPEG\n"),
 		"image.pgm":     []byte("P5\n2 2\n255\n\x00\x01\x02\x03"),
 		"bomb.png":      pngWithSize(100000, 100000),
@@ -65,7 +65,7 @@ func TestBadInputsEachReportedAndTheBatchGoesOn(t *testing.T) {
 	want := map[string]string{ // file -> what its error line must say
 		"empty.jpg":     "empty file",
 		"truncated.jpg": "truncated or corrupt",
-		"cut.png": "truncated or corrupt",
+		"cut.png":       "truncated or corrupt",
 		"text.jpg":      "unsupported image format",
 		"image.pgm":     "unsupported image format",
 		"bomb.png":      "exceeds the limit of 1000000 pixels",

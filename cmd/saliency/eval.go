@@ -35,9 +35,10 @@ func NewCmdEval(ios *IO, runF func(*EvalOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval [flags] DIR",
 		Short: "Score saliency maps against known object boxes",
-		Long: `Eval explains every composite listed in DIR/boxes.json (as written by
-models/fashion.py composites) with the top-1 unit and measures whether the maps
-point at the object whose box is known:
+		Long: `Eval explains every image listed in DIR/boxes.json, a JSON object mapping
+each image file name to {"label": <class>, "box": [x0, y0, x1, y1]} (pixels,
+x1 and y1 exclusive), with the top-1 unit and measures whether the maps point at
+the object whose box is known:
 
   pointing game   share of maps whose maximum lies inside the box
   energy in box   mean share of a map's mass inside the box
@@ -47,9 +48,8 @@ and, unless --random-model none, the model-randomisation sanity check of
 Adebayo et al. (2018): the same images and units explained with a re-initialised
 copy of the model, reported as the mean Spearman rank correlation between the
 two maps (near 0 means the maps depend on what the model learned).`,
-		Example: `  .venv/bin/python models/fashion.py composites --split test --seed 7 --n 500 --out heldout
-  saliency eval --model fashion heldout
-  saliency eval --model fashion --json heldout`,
+		Example: `  saliency eval --model mymodel heldout/
+  saliency eval --model mymodel --random-model mymodel-reinit --json heldout/`,
 		Args: cobra.ExactArgs(1),
 		RunE: markRan(func(cmd *cobra.Command, args []string) error {
 			opts.Dir = args[0]
@@ -60,7 +60,7 @@ two maps (near 0 means the maps depend on what the model learned).`,
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Model, "model", "m", "fashion", "model folder, or the name of one in the models folder")
+	f.StringVarP(&opts.Model, "model", "m", "xception", "model folder, or the name of one in the models folder")
 	f.StringVar(&opts.RandomModel, "random-model", "", "re-initialised copy for the sanity check (default: MODEL-random; none: skip)")
 	f.IntVar(&opts.Limit, "limit", 0, "score only the first `N` composites (by file name; 0: all)")
 	f.IntVarP(&opts.BatchSize, "batch-size", "b", 16, "images per TensorFlow call")
