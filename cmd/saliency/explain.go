@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -185,14 +184,15 @@ func explainRun(opts *ExplainOptions) error {
 		sheet = &gridSheet{colormap: cmap}
 		cfg.OnWritten = sheet.add
 	}
-	ctx, stop, caught := opts.interruptible()
+	ctx, poll, stop, caught := opts.interruptible()
 	defer stop()
 	reported := 0
 	failed := engine.Run(ctx, model, images, cfg, func(r engine.Result) {
 		reported++
 		opts.report(r)
+		poll()
 	})
-	if sig := caught(); sig != nil {
+	if sig := caught(); sig != nil && reported < len(images) {
 		fmt.Fprintf(opts.IO.ErrOut, "saliency: interrupted: %d of %d inputs done; run again with --skip-existing to resume\n",
 			reported, len(images))
 		return interrupted{sig}
@@ -299,11 +299,14 @@ func (opts *ExplainOptions) modelPath() []string {
 	return append(path, "models")
 }
 
-// interruptible returns a context cancelled by the first SIGINT or SIGTERM (or
-// opts.Signals), a function that stops listening, and one that tells which
-// signal, if any, arrived. A second signal gets the default behaviour: the
-// process dies at once.
-func (opts *ExplainOptions) interruptible() (context.Context, func(), func() os.Signal) {
+// interruptible returns a context that is cancelled once a SIGINT or SIGTERM
+// (or a value on opts.Signals) has been seen, a function that looks for one
+// without blocking, one that stops listening, and one that tells which signal
+// arrived. The engine reports every input of a batch before it starts the next
+// and checks the context in between, so polling from the report callback stops
+// the run right after the batch in flight, with no goroutine racing the check.
+// After the first signal the default action is restored: a second Ctrl-C kills.
+func (opts *ExplainOptions) interruptible() (ctx context.Context, poll, stop func(), caught func() os.Signal) {
 	ctx, cancel := context.WithCancel(context.Background())
 	signals := opts.Signals
 	var notified chan os.Signal
@@ -312,35 +315,27 @@ func (opts *ExplainOptions) interruptible() (context.Context, func(), func() os.
 		signal.Notify(notified, syscall.SIGINT, syscall.SIGTERM)
 		signals = notified
 	}
-	var mu sync.Mutex
 	var got os.Signal
-	done := make(chan struct{})
-	go func() {
+	poll = func() {
+		if got != nil {
+			return
+		}
 		select {
-		case sig := <-signals:
-			mu.Lock()
-			got = sig
-			mu.Unlock()
+		case got = <-signals:
 			if notified != nil {
 				signal.Reset(syscall.SIGINT, syscall.SIGTERM)
 			}
 			cancel()
-		case <-done:
+		default:
 		}
-	}()
-	stop := func() {
-		close(done)
+	}
+	stop = func() {
 		if notified != nil {
 			signal.Stop(notified)
 		}
 		cancel()
 	}
-	caught := func() os.Signal {
-		mu.Lock()
-		defer mu.Unlock()
-		return got
-	}
-	return ctx, stop, caught
+	return ctx, poll, stop, func() os.Signal { return got }
 }
 
 // jsonResult is one line of --json output.
