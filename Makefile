@@ -32,8 +32,13 @@ help: ## list the targets
 
 setup: apt venv binding build models ## install everything a fresh machine lacks, build bin/saliency and the models
 
-apt: ## Debian packages (protoc, to generate the binding's protobuf code)
-	@command -v protoc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null; }
+# protoc generates the binding's protobuf code; Fashion-MNIST trains the demo model.
+APT_PACKAGES := protobuf-compiler dataset-fashion-mnist
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+
+apt: ## Debian packages: protoc, Fashion-MNIST
+	@command -v protoc >/dev/null && test -d $(FASHION_MNIST) || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
 
 venv: $(VENV)/.stamp ## the Python environment (exporter and reference tests)
 $(VENV)/.stamp: requirements.txt requirements-nodeps.txt
@@ -51,15 +56,26 @@ build: bin/saliency ## build bin/saliency
 bin/saliency: $(GO_SOURCES) | venv binding
 	$(CGO_ENV) $(GO) build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ ./cmd/saliency
 
-models: $(MODELS)/xception/saliency.json ## export the models the tests and demo use
+models: $(MODELS)/xception/saliency.json $(MODELS)/fashion/saliency.json ## export random Xception, train the fashion model
 $(MODELS)/xception/saliency.json: models/export.py $(VENV)/.stamp
 	$(VPY) models/export.py --weights none --out $(MODELS)/xception
 
+# The trained demo model and its re-initialised twin (for the randomisation check).
+$(MODELS)/fashion/saliency.json: models/fashion.py models/export.py $(VENV)/.stamp | apt
+	TF_CPP_MIN_LOG_LEVEL=2 $(VPY) models/fashion.py train --skip-if-current \
+		--out $(MODELS)/fashion --random-out $(MODELS)/fashion-random
+
+# Held-out composites (Fashion-MNIST's test split) for the eval test.
+HELDOUT := $(CURDIR)/build/composites/heldout
+$(HELDOUT)/boxes.json: models/fashion.py $(VENV)/.stamp | apt
+	$(VPY) models/fashion.py composites --split test --seed 7 --n 500 --out $(HELDOUT)
+
 test: setup test-go test-python ## set up, then run every test
 
-TEST_ENV = SALIENCY_TEST_MODEL=$(MODELS)/xception SALIENCY_RESIZE_REFERENCE=$(CURDIR)/build/reference/resize.json
+TEST_ENV = SALIENCY_TEST_MODEL=$(MODELS)/xception SALIENCY_RESIZE_REFERENCE=$(CURDIR)/build/reference/resize.json \
+	SALIENCY_TEST_FASHION=$(MODELS)/fashion SALIENCY_TEST_COMPOSITES=$(HELDOUT)
 
-test-go: build/reference/resize.json
+test-go: build/reference/resize.json $(HELDOUT)/boxes.json
 	$(TEST_ENV) $(CGO_ENV) $(GO) vet ./...
 	$(TEST_ENV) $(CGO_ENV) $(GO) test -count=1 ./...
 
@@ -70,16 +86,36 @@ build/reference/resize.json: tests/reference/resize.py $(VENV)/.stamp
 
 test-python:
 	SALIENCY_BIN=$(CURDIR)/bin/saliency SALIENCY_TEST_MODEL=$(MODELS)/xception \
-		$(VPY) -m pytest -q tests
+		SALIENCY_TEST_FASHION=$(MODELS)/fashion TF_CPP_MIN_LOG_LEVEL=2 \
+		$(VPY) -m pytest -q -s tests
 
-demo: setup ## explain the photos in testdata/ and write maps, overlays and a grid to demo/
-	rm -rf demo && mkdir -p demo
-	bin/saliency explain --model xception --top-k 1 --colormap inferno --overlay \
-		--grid demo/grid.png --out-dir demo testdata/*.jpg
-	@echo "Look at $(CURDIR)/demo/grid.png (originals on top, maps below); maps and overlays are in demo/."
+# WEIGHTS=imagenet explains the photos in testdata/ with ImageNet Xception
+# instead (Keras downloads the weights; needs its host or a filled Keras cache).
+WEIGHTS ?=
+DEMO := $(CURDIR)/demo
+
+demo: setup $(HELDOUT)/boxes.json ## explain held-out composites with the trained fashion model into demo/
+ifeq ($(WEIGHTS),imagenet)
+	$(VPY) models/export.py --weights imagenet --out $(MODELS)/xception-imagenet
+	rm -rf $(DEMO) && mkdir -p $(DEMO)/maps
+	bin/saliency explain --model xception-imagenet --top-k 1 --colormap inferno --overlay \
+		--grid $(DEMO)/grid.png --out-dir $(DEMO)/maps testdata/*.jpg
+else
+	rm -rf $(DEMO) && mkdir -p $(DEMO)/maps
+	$(VPY) models/fashion.py composites --split test --seed 2026 --n 8 --out $(DEMO)/inputs
+	bin/saliency explain --model fashion --top-k 1 --colormap inferno --overlay \
+		--grid $(DEMO)/grid.png --out-dir $(DEMO)/maps $(DEMO)/inputs/*.png
+	for m in smoothgrad integrated gradcam; do \
+		bin/saliency explain -q --model fashion --method $$m --colormap inferno --overlay \
+			--grid $(DEMO)/grid.$$m.png --out-dir $(DEMO)/maps $(DEMO)/inputs/*.png; done
+	bin/saliency eval --model fashion --limit 200 $(HELDOUT)
+endif
+	@echo
+	@echo "Look at $(DEMO)/grid.png (originals on top, maps below; grid.<method>.png for"
+	@echo "the other methods); heatmaps and overlays are in $(DEMO)/maps/."
 
 clean: ## remove build outputs (keeps .venv and models)
 	rm -rf bin build/tf build/lib demo
 
 distclean: clean ## also remove .venv, build/ and exported models
-	rm -rf $(VENV) build $(MODELS)/xception
+	rm -rf $(VENV) build $(MODELS)/xception $(MODELS)/xception-imagenet $(MODELS)/fashion $(MODELS)/fashion-random

@@ -8,6 +8,20 @@ needs no model-specific code:
   gradients         images float32 [N, H, W, 3], units int32 [N, K]
                     -> logits float32 [N, K], the selected logits
                     -> gradients float32 [N, K, H, W, 3], d logit / d pixel
+  top1              images float32 [N, H, W, 3]
+                    -> units int32 [N, 1], each image's highest logit (ties: lower
+                       index, as tf.math.top_k)
+                    -> logits float32 [N, 1], gradients float32 [N, 1, H, W, 3]
+                    (one forward pass serves both the choice of the unit and its
+                    gradient: a third cheaper than serving_default + gradients)
+  gradcam           images float32 [N, H, W, 3], units int32 [N, K]
+                    -> logits float32 [N, K], the selected logits
+                    -> activations float32 [N, h, w, C] of the last convolutional
+                       block (the layer feeding global average pooling; the
+                       manifest names it)
+                    -> gradients float32 [N, K, h, w, C], d logit / d activation
+                    (Grad-CAM, Selvaraju et al. 2017; the weighting, ReLU and
+                    upsampling are done by the Go side)
 
 The gradient signature repeats each image K times and differentiates the sum of
 the selected logits once: each row of the sum depends only on its own copy, so the
@@ -73,14 +87,28 @@ def build_xception(weights, seed):
     return model
 
 
+def last_conv_layer(model):
+    """The layer whose output the model's global average pooling reads: the last
+    convolutional block, where Grad-CAM looks (block14_sepconv2_act in Xception)."""
+    import tensorflow as tf
+
+    pools = [l for l in model.layers if isinstance(l, tf.keras.layers.GlobalAveragePooling2D)]
+    if len(pools) != 1:
+        raise ValueError(f"{model.name}: want one GlobalAveragePooling2D layer, found {len(pools)}")
+    return pools[0].input._keras_history.layer
+
+
 class Explainable:
-    """Wraps a Keras classifier with the two signatures saliency calls."""
+    """Wraps a Keras classifier with the signatures saliency calls."""
 
     def __init__(self, model, preprocess):
         import tensorflow as tf
 
         self.module = tf.Module()
         self.module.model = model
+        self.cam_layer = last_conv_layer(model)
+        features = tf.keras.Model(model.inputs, [self.cam_layer.output, model.output])
+        self.module.features = features
         _, h, w, c = model.input_shape
         images = tf.TensorSpec([None, h, w, c], tf.float32, name="images")
         units = tf.TensorSpec([None, None], tf.int32, name="units")
@@ -105,9 +133,41 @@ class Explainable:
                 "gradients": tf.reshape(grads, [n, k, h, w, c]),
             }
 
+        @tf.function(input_signature=[images])
+        def top1(images):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(images)
+                logits = model(preprocess(images), training=False)
+                top = tf.math.top_k(logits, 1).indices
+                picked = tf.gather(logits, top, batch_dims=1)
+                total = tf.reduce_sum(picked)
+            grads = tape.gradient(total, images)
+            return {"units": top, "logits": picked, "gradients": grads[:, None]}
+
+        @tf.function(input_signature=[images, units])
+        def gradcam(images, units):
+            n, k = tf.shape(units)[0], tf.shape(units)[1]
+            tiled = tf.repeat(images, k, axis=0)
+            flat_units = tf.reshape(units, [-1])
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(tiled)
+                acts, logits = features(preprocess(tiled), training=False)
+                picked = tf.gather(logits, flat_units, batch_dims=1)
+                total = tf.reduce_sum(picked)
+            grads = tape.gradient(total, acts)
+            shape = tf.shape(acts)[1:]
+            return {
+                "logits": tf.reshape(picked, [n, k]),
+                "activations": acts[::k],
+                "gradients": tf.reshape(grads, tf.concat([[n, k], shape], 0)),
+            }
+
         self.module.serve = serve
         self.module.gradients = gradients
-        self.signatures = {"serving_default": serve, "gradients": gradients}
+        self.module.gradcam = gradcam
+        self.module.top1 = top1
+        self.signatures = {"serving_default": serve, "gradients": gradients, "gradcam": gradcam,
+                           "top1": top1}
         self.input_shape = (h, w, c)
 
 
@@ -116,8 +176,9 @@ def xception_preprocess(x):
     return x / 127.5 - 1.0
 
 
-def export(model, preprocess, preprocess_doc, labels, label_ids, out, meta):
-    """Saves model with both signatures and the manifest into out, atomically."""
+def export(model, preprocess, preprocess_doc, labels, label_ids, out, meta, write_extra=None):
+    """Saves model with its signatures and the manifest into out, atomically;
+    write_extra(folder), when given, adds files to the folder before it appears."""
     import tensorflow as tf
 
     wrapped = Explainable(model, preprocess)
@@ -154,11 +215,30 @@ def export(model, preprocess, preprocess_doc, labels, label_ids, out, meta):
                     "inputs": {"images": "images", "units": "units"},
                     "outputs": {"logits": "logits", "gradients": "gradients"},
                 },
+                "top1": {
+                    "name": "top1",
+                    "inputs": {"images": "images"},
+                    "outputs": {"units": "units", "logits": "logits", "gradients": "gradients"},
+                },
+                "gradcam": {
+                    "name": "gradcam",
+                    "inputs": {"images": "images", "units": "units"},
+                    "outputs": {"logits": "logits", "activations": "activations",
+                                "gradients": "gradients"},
+                    "layer": wrapped.cam_layer.name,
+                },
             },
         }
+        # Optional extra top-level fields from the caller (a trained model's scores).
+        for key, value in meta.get("extra", {}).items():
+            if key in manifest:
+                raise ValueError(f"export: extra manifest field {key!r} is reserved")
+            manifest[key] = value
         with open(os.path.join(tmp, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=1)
             f.write("\n")
+        if write_extra:
+            write_extra(tmp)
         os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from other users
         if os.path.exists(out):
             shutil.rmtree(out)

@@ -25,6 +25,7 @@ type EvalOptions struct {
 	BatchSize   int
 	JSON        bool
 	Dir         string
+	Method      methodFlags
 
 	ModelPath []string
 }
@@ -49,7 +50,8 @@ Adebayo et al. (2018): the same images and units explained with a re-initialised
 copy of the model, reported as the mean Spearman rank correlation between the
 two maps (near 0 means the maps depend on what the model learned).`,
 		Example: `  saliency eval --model mymodel heldout/
-  saliency eval --model mymodel --random-model mymodel-reinit --json heldout/`,
+  saliency eval --model mymodel --random-model mymodel-reinit --json heldout/
+  saliency eval --model fashion --method smoothgrad --samples 16 heldout/`,
 		Args: cobra.ExactArgs(1),
 		RunE: markRan(func(cmd *cobra.Command, args []string) error {
 			opts.Dir = args[0]
@@ -63,14 +65,16 @@ two maps (near 0 means the maps depend on what the model learned).`,
 	f.StringVarP(&opts.Model, "model", "m", "xception", "model folder, or the name of one in the models folder")
 	f.StringVar(&opts.RandomModel, "random-model", "", "re-initialised copy for the sanity check (default: MODEL-random; none: skip)")
 	f.IntVar(&opts.Limit, "limit", 0, "score only the first `N` composites (by file name; 0: all)")
-	f.IntVarP(&opts.BatchSize, "batch-size", "b", 16, "images per TensorFlow call")
+	f.IntVarP(&opts.BatchSize, "batch-size", "b", 0, "image-unit rows per TensorFlow call (0: one per 299x299 of model input)")
 	f.BoolVar(&opts.JSON, "json", false, "print the scores as one JSON object")
+	opts.Method.add(cmd)
 	return cmd
 }
 
 // EvalReport is the outcome of `saliency eval`, as --json prints it.
 type EvalReport struct {
 	Model          string  `json:"model"`
+	Method         string  `json:"method"`
 	RandomModel    string  `json:"random_model,omitempty"`
 	Images         int     `json:"images"`
 	Failed         int     `json:"failed"`
@@ -83,8 +87,8 @@ type EvalReport struct {
 }
 
 func evalRun(opts *EvalOptions) error {
-	if opts.BatchSize < 1 {
-		return usagef("--batch-size must be at least 1, got %d", opts.BatchSize)
+	if opts.BatchSize < 0 {
+		return usagef("--batch-size must not be negative, got %d", opts.BatchSize)
 	}
 	items, err := evaluate.ReadBoxes(opts.Dir)
 	if err != nil {
@@ -101,6 +105,10 @@ func evalRun(opts *EvalOptions) error {
 		return err
 	}
 	defer model.Close()
+	meth, err := opts.Method.build(model.Manifest)
+	if err != nil {
+		return err
+	}
 	randomName := opts.RandomModel
 	if randomName == "" {
 		randomName = opts.Model + "-random"
@@ -111,6 +119,9 @@ func evalRun(opts *EvalOptions) error {
 			return err
 		}
 		defer random.Close()
+		if meth.Name() == "gradcam" && !random.HasGradCAM() {
+			return usagef("--method gradcam: %s was exported without the gradcam signature; export it again", randomName)
+		}
 	}
 
 	paths := make([]string, len(items))
@@ -119,12 +130,12 @@ func evalRun(opts *EvalOptions) error {
 		paths[i] = filepath.Join(opts.Dir, it.File)
 		byPath[paths[i]] = it
 	}
-	report := EvalReport{Model: opts.Model}
+	report := EvalReport{Model: opts.Model, Method: meth.Name()}
 	maps := map[string][]float32{}
 	units := map[string][]int{}
 	var hits, correct int
 	var energy, uniform float64
-	engine.Explain(context.Background(), model, paths, engine.Config{TopK: 1, BatchSize: opts.BatchSize}, func(e engine.Explanation) {
+	engine.Explain(context.Background(), model, paths, engine.Config{Method: meth, TopK: 1, BatchSize: opts.BatchSize}, func(e engine.Explanation) {
 		if e.Err != nil {
 			fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: %v\n", e.Path, e.Err)
 			report.Failed++
@@ -150,7 +161,7 @@ func evalRun(opts *EvalOptions) error {
 	if random != nil && report.Images > 0 {
 		report.RandomModel = randomName
 		var sum float64
-		cfg := engine.Config{BatchSize: opts.BatchSize, UnitsOf: func(p string) []int { return units[p] }}
+		cfg := engine.Config{Method: meth, BatchSize: opts.BatchSize, UnitsOf: func(p string) []int { return units[p] }}
 		explained := make([]string, 0, len(maps))
 		for _, p := range paths {
 			if maps[p] != nil {
@@ -185,7 +196,7 @@ func (opts *EvalOptions) print(r EvalReport) {
 		return
 	}
 	out := opts.IO.Out
-	fmt.Fprintf(out, "model %s on %d composites of %s (top-1 accuracy %.3f)\n\n", r.Model, r.Images, opts.Dir, r.Accuracy)
+	fmt.Fprintf(out, "model %s, method %s, on %d composites of %s (top-1 accuracy %.3f)\n\n", r.Model, r.Method, r.Images, opts.Dir, r.Accuracy)
 	fmt.Fprintf(out, "%-16s %8s %8s %8s\n", "", "maps", "uniform", "ratio")
 	fmt.Fprintf(out, "%-16s %8.3f %8.3f %7.1fx\n", "pointing game", r.PointingGame, r.UniformShare, ratio(r.PointingGame, r.UniformShare))
 	fmt.Fprintf(out, "%-16s %8.3f %8.3f %7.1fx\n", "energy in box", r.EnergyInBox, r.UniformShare, ratio(r.EnergyInBox, r.UniformShare))

@@ -40,6 +40,8 @@ type ExplainOptions struct {
 	Overlay        bool
 	Grid           string
 
+	Method methodFlags
+
 	Recursive    bool
 	Null         bool
 	Shard        string
@@ -68,6 +70,20 @@ channels, normalised to [0, 1] and resized to the image, as a grayscale PNG:
   IMAGE.jpg -> IMAGE.saliency.png           one map per image
   IMAGE.jpg -> IMAGE.saliency.<unit>.png    several maps per image
 
+--method chooses another attribution (outputs then carry its name,
+IMAGE.saliency.<method>[.<unit>].png):
+
+  gradients    d logit / d pixel (Simonyan et al. 2013), the default
+  smoothgrad   mean gradient over --samples noisy copies (Smilkov et al. 2017)
+  integrated   integrated gradients from a --baseline in --steps points
+               (Sundararajan et al. 2017); --json reports the completeness gap
+  gradxinput   gradient times input pixel value
+  gradcam      Grad-CAM on the last convolutional block (Selvaraju et al. 2017)
+
+For the pixel methods, --filter keeps the absolute (default), positive or
+negative part of each value and --reduce averages (default) or maxes the
+colour channels. Every map is then min-max normalised and resized.
+
 Outputs go next to each image unless --out-dir is given; inputs are never
 overwritten. A folder stands for the images in it (--recursive: and in its
 subfolders); "-" reads image paths from standard input, one per line (-0: NUL-
@@ -90,6 +106,11 @@ inputs, so N machines can share a job.`,
   saliency explain --recursive photos/
   saliency explain --shard 3/8 --skip-existing --out-dir maps/ photos/
 
+  # other methods
+  saliency explain --method smoothgrad --samples 50 --seed 7 cat.jpg
+  saliency explain --method integrated --baseline blur --filter positive --json cat.jpg
+  saliency explain --method gradcam --overlay cat.jpg
+
   # pictures for people: coloured maps, overlays, one contact sheet
   saliency explain --colormap inferno --overlay --grid sheet.png photos/*.jpg`,
 		Args: cobra.MinimumNArgs(1),
@@ -105,7 +126,7 @@ inputs, so N machines can share a job.`,
 	f.StringVarP(&opts.Model, "model", "m", "xception", "model folder, or the name of one in the models folder")
 	f.IntVarP(&opts.TopK, "top-k", "k", 1, "explain each image's `K` highest-scoring units")
 	f.IntSliceVar(&opts.Units, "units", nil, "explain these unit indices instead of the top K (comma-separated)")
-	f.IntVarP(&opts.BatchSize, "batch-size", "b", 8, "images per TensorFlow call")
+	f.IntVarP(&opts.BatchSize, "batch-size", "b", 0, "image-unit rows per TensorFlow call (0: one per 299x299 of model input)")
 	f.StringVarP(&opts.OutDir, "out-dir", "o", "", "write outputs to `DIR` instead of next to each image")
 	f.BoolVar(&opts.Raw, "raw", false, "also write the maps as float32 NumPy arrays, IMAGE.saliency.npy, shape [K, H, W]")
 	f.BoolVar(&opts.JSON, "json", false, "print one JSON object per image on stdout")
@@ -115,6 +136,7 @@ inputs, so N machines can share a job.`,
 	f.Float64Var(&opts.ClipPercentile, "clip-percentile", 0, "clip each map at its `P`-th percentile before normalising (e.g. 99; 0: off)")
 	f.BoolVar(&opts.Overlay, "overlay", false, "also write each heatmap blended over the image, IMAGE.overlay.png")
 	f.StringVar(&opts.Grid, "grid", "", "also write one contact sheet of all images and their maps to `FILE` (PNG)")
+	opts.Method.add(cmd)
 	f.BoolVarP(&opts.Recursive, "recursive", "r", false, "descend into subfolders of folder arguments")
 	f.BoolVarP(&opts.Null, "null", "0", false, `paths read from "-" are NUL-separated (find -print0)`)
 	f.StringVar(&opts.Shard, "shard", "", "process only part `I/N` of the inputs (deterministic, 1-based)")
@@ -148,6 +170,10 @@ func explainRun(opts *ExplainOptions) error {
 	if err := opts.validateUnits(len(man.Labels)); err != nil {
 		return err
 	}
+	meth, err := opts.Method.build(man)
+	if err != nil {
+		return err
+	}
 	cmap, err := render.ColormapByName(opts.Colormap)
 	if err != nil {
 		return usageError{fmt.Errorf("--colormap: %w", err)}
@@ -164,6 +190,7 @@ func explainRun(opts *ExplainOptions) error {
 	}
 
 	cfg := engine.Config{
+		Method:         meth,
 		TopK:           opts.TopK,
 		Units:          opts.Units,
 		BatchSize:      opts.BatchSize,
@@ -186,12 +213,16 @@ func explainRun(opts *ExplainOptions) error {
 	}
 	ctx, poll, stop, caught := opts.interruptible()
 	defer stop()
+	bar := newProgress(opts.IO.ErrOut, len(images), !opts.Quiet && !opts.JSON && isTerminal(opts.IO.ErrOut))
 	reported := 0
 	failed := engine.Run(ctx, model, images, cfg, func(r engine.Result) {
 		reported++
+		bar.Clear() // the line below goes where the bar was; the bar is drawn again under it
 		opts.report(r)
+		bar.Add(1)
 		poll()
 	})
+	bar.Finish()
 	if sig := caught(); sig != nil && reported < len(images) {
 		fmt.Fprintf(opts.IO.ErrOut, "saliency: interrupted: %d of %d inputs done; run again with --skip-existing to resume\n",
 			reported, len(images))
@@ -253,8 +284,8 @@ func (opts *ExplainOptions) validateFlags() error {
 	switch {
 	case opts.TopK < 1:
 		return usagef("--top-k must be at least 1, got %d", opts.TopK)
-	case opts.BatchSize < 1:
-		return usagef("--batch-size must be at least 1, got %d", opts.BatchSize)
+	case opts.BatchSize < 0:
+		return usagef("--batch-size must not be negative, got %d", opts.BatchSize)
 	case opts.MaxPixels < 1:
 		return usagef("--max-pixels must be positive, got %d", opts.MaxPixels)
 	case opts.ClipPercentile < 0 || opts.ClipPercentile >= 100:

@@ -145,7 +145,8 @@ func lines(s string) []string {
 }
 
 func TestNewCmdExplainParsesOptions(t *testing.T) {
-	defaults := ExplainOptions{Model: "xception", TopK: 1, BatchSize: 8, MaxPixels: 100_000_000, Colormap: "gray"}
+	defaults := ExplainOptions{Model: "xception", TopK: 1, BatchSize: 0, MaxPixels: 100_000_000, Colormap: "gray",
+		Method: methodFlags{Name: "gradients", Filter: "absolute", Reduce: "mean", Samples: 25, Noise: 0.15, Steps: 64, Baseline: "black"}}
 	with := func(f func(o *ExplainOptions)) ExplainOptions {
 		o := defaults
 		f(&o)
@@ -179,6 +180,11 @@ func TestNewCmdExplainParsesOptions(t *testing.T) {
 			with(func(o *ExplainOptions) { o.Images = []string{"a.jpg", "-", "b.png"} })},
 		{"after --, a dash-name is an image", []string{"--", "-k.jpg"},
 			with(func(o *ExplainOptions) { o.Images = []string{"-k.jpg"} })},
+		{"method flags", []string{"--method", "smoothgrad", "--samples", "9", "--noise=0.3", "--seed", "4", "--filter", "positive", "--reduce", "max", "a.jpg"},
+			with(func(o *ExplainOptions) {
+				o.Method.Name, o.Method.Samples, o.Method.Noise, o.Method.Seed = "smoothgrad", 9, 0.3, 4
+				o.Method.Filter, o.Method.Reduce, o.Images = "positive", "max", []string{"a.jpg"}
+			})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,6 +209,10 @@ func TestNewCmdExplainParsesOptions(t *testing.T) {
 			}
 			g := *got
 			g.IO = nil
+			if g.Method.cmd != cmd {
+				t.Error("method flags not bound to the command")
+			}
+			g.Method.cmd = nil
 			if !reflect.DeepEqual(g, tt.want) {
 				t.Errorf("%q:\n got %+v\nwant %+v", tt.argv, g, tt.want)
 			}
@@ -251,7 +261,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", "", []string{"explain", "--bogus", "-o", out, img}, []string{"unknown flag", "--bogus"}},
 		{"no images", "", []string{"explain", "-m", model, "-o", out}, []string{"requires at least 1 arg"}},
 		{"top-k 0", "", []string{"explain", "-m", model, "-o", out, "--top-k", "0", img}, []string{"--top-k", "0"}},
-		{"batch-size 0", "", []string{"explain", "-m", model, "-o", out, "-b", "0", img}, []string{"--batch-size", "0"}},
+		{"batch-size negative", "", []string{"explain", "-m", model, "-o", out, "-b", "-1", img}, []string{"--batch-size", "-1"}},
 		{"max-pixels 0", "", []string{"explain", "-m", model, "-o", out, "--max-pixels", "0", img}, []string{"--max-pixels"}},
 		{"top-k above the classes", "", []string{"explain", "-m", model, "-o", out, "-k", "1001", img}, []string{"--top-k", "1001", "1000"}},
 		{"unit out of range", "", []string{"explain", "-m", model, "-o", out, "--units", "3,1000", img}, []string{"--units", "1000", "999"}},
@@ -389,7 +399,7 @@ func TestExplainJSONRawTopKFromStdin(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		if want := []string{"height", "image", "labels", "logits", "maps", "raw", "units", "width"}; !slices.Equal(keys, want) {
+		if want := []string{"height", "image", "labels", "logits", "maps", "method", "raw", "units", "width"}; !slices.Equal(keys, want) {
 			t.Errorf("line %d has fields %q, want %q", i, keys, want)
 		}
 		var r struct {

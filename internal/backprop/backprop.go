@@ -19,7 +19,7 @@ import (
 	"github.com/saliency-tool/saliency/internal/manifest"
 )
 
-// Model is a loaded SavedModel with the tensors of its two signatures resolved.
+// Model is a loaded SavedModel with the tensors of its signatures resolved.
 // Its methods are safe for concurrent use (TensorFlow sessions are).
 type Model struct {
 	Manifest *manifest.Manifest
@@ -33,6 +33,22 @@ type Model struct {
 	gradUnits  tf.Output
 	gradLogits tf.Output
 	gradients  tf.Output
+
+	// The gradcam signature's tensors; hasCAM is false for models exported
+	// without it.
+	hasCAM    bool
+	camImages tf.Output
+	camUnits  tf.Output
+	camLogits tf.Output
+	camActs   tf.Output
+	camGrads  tf.Output
+
+	// The top1 signature's tensors (one forward pass for unit and gradient).
+	hasTop1    bool
+	top1Images tf.Output
+	top1Units  tf.Output
+	top1Logits tf.Output
+	top1Grads  tf.Output
 }
 
 // Options tunes the TensorFlow session. Zero values let TensorFlow choose.
@@ -96,6 +112,21 @@ func (m *Model) resolve() error {
 	m.gradUnits = find("gradients", "input", "units")
 	m.gradLogits = find("gradients", "output", "logits")
 	m.gradients = find("gradients", "output", "gradients")
+	if m.Manifest.Has("gradcam") {
+		m.hasCAM = true
+		m.camImages = find("gradcam", "input", "images")
+		m.camUnits = find("gradcam", "input", "units")
+		m.camLogits = find("gradcam", "output", "logits")
+		m.camActs = find("gradcam", "output", "activations")
+		m.camGrads = find("gradcam", "output", "gradients")
+	}
+	if m.Manifest.Has("top1") {
+		m.hasTop1 = true
+		m.top1Images = find("top1", "input", "images")
+		m.top1Units = find("top1", "output", "units")
+		m.top1Logits = find("top1", "output", "logits")
+		m.top1Grads = find("top1", "output", "gradients")
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
@@ -138,6 +169,12 @@ func (m *Model) InputSize() (h, w, c int) {
 	return in.Height, in.Width, in.Channels
 }
 
+// InputRange is the least and greatest pixel value the model's input takes.
+func (m *Model) InputRange() (lo, hi float32) {
+	r := m.Manifest.Input.Range
+	return r[0], r[1]
+}
+
 // pixelsPerImage is the number of float32 values in one input image.
 func (m *Model) pixelsPerImage() int {
 	h, w, c := m.InputSize()
@@ -164,30 +201,11 @@ func (m *Model) Logits(images []float32, n int) ([]float32, error) {
 // (units holds n*k class indices, row by row). It returns the n*k selected logits
 // and the n*k*H*W*C input gradients, d logit[i][j] / d images[i].
 func (m *Model) Gradients(images []float32, n int, units []int32, k int) (logits, grads []float32, err error) {
-	if len(units) != n*k {
-		return nil, nil, fmt.Errorf("got %d units for %d images x %d", len(units), n, k)
-	}
-	for _, u := range units {
-		if u < 0 || int(u) >= m.NumClasses() {
-			return nil, nil, fmt.Errorf("unit %d out of range [0, %d)", u, m.NumClasses())
-		}
-	}
-	in, err := m.imageTensor(images, n)
+	outs, err := m.runWithUnits("gradients", images, n, units, k,
+		map[string]tf.Output{"images": m.gradImages, "units": m.gradUnits},
+		[]tf.Output{m.gradLogits, m.gradients})
 	if err != nil {
 		return nil, nil, err
-	}
-	defer in.Release()
-	unitTensor, err := tf.ReadTensor(tf.Int32, []int64{int64(n), int64(k)}, &byteReader{b: int32Bytes(units)})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer unitTensor.Release()
-
-	outs, err := m.saved.Session.Run(
-		map[tf.Output]*tf.Tensor{m.gradImages: in, m.gradUnits: unitTensor},
-		[]tf.Output{m.gradLogits, m.gradients}, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("run gradients: %w", err)
 	}
 	defer releaseAll(outs)
 	if logits, err = copyFloats(outs[0], n*k); err != nil {
@@ -197,6 +215,118 @@ func (m *Model) Gradients(images []float32, n int, units []int32, k int) (logits
 		return nil, nil, err
 	}
 	return logits, grads, nil
+}
+
+// HasTop1 reports whether the model was exported with the top1 signature.
+func (m *Model) HasTop1() bool { return m.hasTop1 }
+
+// Top1Gradients evaluates the top1 signature: each image's highest-scoring unit
+// (ties: the lower index), its logit and d logit / d image, from one forward
+// pass. Same results as TopK(Logits(...), 1) followed by Gradients, for a
+// third less work.
+func (m *Model) Top1Gradients(images []float32, n int) (units []int32, logits, grads []float32, err error) {
+	if !m.hasTop1 {
+		return nil, nil, nil, fmt.Errorf("model %s has no top1 signature", m.Manifest.Name)
+	}
+	in, err := m.imageTensor(images, n)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer in.Release()
+	outs, err := m.saved.Session.Run(map[tf.Output]*tf.Tensor{m.top1Images: in},
+		[]tf.Output{m.top1Units, m.top1Logits, m.top1Grads}, nil)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("run top1: %w", err)
+	}
+	defer releaseAll(outs)
+	if outs[0].DataType() != tf.Int32 || len(outs[0].Shape()) != 2 || outs[0].Shape()[0] != int64(n) || outs[0].Shape()[1] != 1 {
+		return nil, nil, nil, fmt.Errorf("top1 units have type %v shape %v, want int32 [%d, 1]", outs[0].DataType(), outs[0].Shape(), n)
+	}
+	units = make([]int32, n)
+	if _, err := outs[0].WriteContentsTo(&byteWriter{b: int32Bytes(units)}); err != nil {
+		return nil, nil, nil, err
+	}
+	if logits, err = copyFloats(outs[1], n); err != nil {
+		return nil, nil, nil, err
+	}
+	if grads, err = copyFloats(outs[2], n*m.pixelsPerImage()); err != nil {
+		return nil, nil, nil, err
+	}
+	return units, logits, grads, nil
+}
+
+// CAM is what the gradcam signature returns for n images and k units each: the
+// selected logits, the activations A of the layer the manifest names (one H x W x
+// C block per image) and d logit / d A (one block per image and unit).
+type CAM struct {
+	Layer       string
+	Logits      []float32 // n*k
+	Activations []float32 // n*H*W*C
+	Gradients   []float32 // n*k*H*W*C
+	H, W, C     int
+}
+
+// HasGradCAM reports whether the model was exported with the gradcam signature.
+func (m *Model) HasGradCAM() bool { return m.hasCAM }
+
+// GradCAM evaluates the gradcam signature (see CAM).
+func (m *Model) GradCAM(images []float32, n int, units []int32, k int) (CAM, error) {
+	if !m.hasCAM {
+		return CAM{}, fmt.Errorf("model %s has no gradcam signature: export it again with models/export.py", m.Manifest.Name)
+	}
+	outs, err := m.runWithUnits("gradcam", images, n, units, k,
+		map[string]tf.Output{"images": m.camImages, "units": m.camUnits},
+		[]tf.Output{m.camLogits, m.camActs, m.camGrads})
+	if err != nil {
+		return CAM{}, err
+	}
+	defer releaseAll(outs)
+	shape := outs[1].Shape()
+	if len(shape) != 4 || shape[0] != int64(n) {
+		return CAM{}, fmt.Errorf("gradcam activations have shape %v, want [%d, H, W, C]", shape, n)
+	}
+	cam := CAM{Layer: m.Manifest.Signatures["gradcam"].Layer, H: int(shape[1]), W: int(shape[2]), C: int(shape[3])}
+	block := cam.H * cam.W * cam.C
+	if cam.Logits, err = copyFloats(outs[0], n*k); err != nil {
+		return CAM{}, err
+	}
+	if cam.Activations, err = copyFloats(outs[1], n*block); err != nil {
+		return CAM{}, err
+	}
+	if cam.Gradients, err = copyFloats(outs[2], n*k*block); err != nil {
+		return CAM{}, err
+	}
+	return cam, nil
+}
+
+// runWithUnits feeds n images and their n*k units to a signature and returns
+// its outputs, which the caller releases.
+func (m *Model) runWithUnits(sig string, images []float32, n int, units []int32, k int,
+	feeds map[string]tf.Output, fetches []tf.Output) ([]*tf.Tensor, error) {
+	if len(units) != n*k {
+		return nil, fmt.Errorf("got %d units for %d images x %d", len(units), n, k)
+	}
+	for _, u := range units {
+		if u < 0 || int(u) >= m.NumClasses() {
+			return nil, fmt.Errorf("unit %d out of range [0, %d)", u, m.NumClasses())
+		}
+	}
+	in, err := m.imageTensor(images, n)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Release()
+	unitTensor, err := tf.ReadTensor(tf.Int32, []int64{int64(n), int64(k)}, &byteReader{b: int32Bytes(units)})
+	if err != nil {
+		return nil, err
+	}
+	defer unitTensor.Release()
+	outs, err := m.saved.Session.Run(
+		map[tf.Output]*tf.Tensor{feeds["images"]: in, feeds["units"]: unitTensor}, fetches, nil)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", sig, err)
+	}
+	return outs, nil
 }
 
 // imageTensor copies n images into a new C tensor of the model's input shape.

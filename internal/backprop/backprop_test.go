@@ -218,3 +218,43 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The fused top1 signature gives what the logits and gradients signatures give
+// separately: the same unit, logit and gradient.
+func TestTop1GradientsMatchTopKThenGradients(t *testing.T) {
+	m := model(t)
+	if !m.HasTop1() {
+		t.Fatal("the test model has no top1 signature: export it again")
+	}
+	const n = 2
+	images := testImages(m, n)
+	units, logits, grads, err := m.Top1Gradients(images, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := m.Logits(images, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TopK(all, m.NumClasses(), 1)
+	if !slices.Equal(units, want) {
+		t.Fatalf("top1 units %v, TopK says %v", units, want)
+	}
+	wantLogits, wantGrads, err := m.Gradients(images, n, want, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if d := math.Abs(float64(logits[i] - wantLogits[i])); d > 1e-4*math.Abs(float64(wantLogits[i])) {
+			t.Errorf("image %d: logit %g vs %g", i, logits[i], wantLogits[i])
+		}
+	}
+	var scale, diff float64
+	for p := range grads {
+		scale = max(scale, math.Abs(float64(wantGrads[p])))
+		diff = max(diff, math.Abs(float64(grads[p]-wantGrads[p])))
+	}
+	if diff > 1e-4*scale {
+		t.Errorf("gradients differ by %.3g (largest %.3g)", diff, scale)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/imageio"
+	"github.com/saliency-tool/saliency/internal/method"
 	"github.com/saliency-tool/saliency/internal/render"
 )
 
@@ -20,6 +21,10 @@ type Output struct {
 	OutDir string
 	// Raw also writes the post-processed maps as <stem>.saliency.npy.
 	Raw bool
+	// Tag goes after ".saliency" and ".overlay" in every output name (Run sets
+	// it to "." + the method's name for methods other than gradients), so maps
+	// of different methods sit side by side.
+	Tag string
 	// Colormap colours the heatmaps; nil writes 8-bit grayscale.
 	Colormap *render.Colormap
 	// Overlay also writes each heatmap blended over the original, <stem>.overlay*.png.
@@ -45,8 +50,12 @@ type Result struct {
 	Maps     []string  `json:"maps,omitempty"`
 	Overlays []string  `json:"overlays,omitempty"`
 	Raw      string    `json:"raw,omitempty"`
-	Skipped  bool      `json:"skipped,omitempty"`
-	Err      error     `json:"-"`
+	// Method names the method that drew the maps.
+	Method string `json:"method,omitempty"`
+	// Completeness is integrated gradients' check, one per unit.
+	Completeness []method.Completeness `json:"completeness,omitempty"`
+	Skipped      bool                  `json:"skipped,omitempty"`
+	Err          error                 `json:"-"`
 }
 
 // Run explains every input, writes its outputs, and calls emit once per input
@@ -54,6 +63,9 @@ type Result struct {
 // that failed. When ctx is cancelled, the batch in flight is finished and
 // written, and the inputs after it are not emitted at all.
 func Run(ctx context.Context, m *backprop.Model, inputs []string, cfg Config, emit func(Result)) int {
+	if name := cfg.methodName(); name != "gradients" {
+		cfg.Tag = "." + name
+	}
 	jobs := plan(inputs, cfg.OutDir)
 	if cfg.SkipExisting {
 		for i, j := range jobs {
@@ -90,6 +102,9 @@ func Run(ctx context.Context, m *backprop.Model, inputs []string, cfg Config, em
 		j := jobs[next]
 		next++
 		r := write(j, e, cfg.Output, protected)
+		if r.Err == nil {
+			r.Method = cfg.methodName()
+		}
 		if r.Err == nil && cfg.OnWritten != nil {
 			cfg.OnWritten(e)
 		}
@@ -111,12 +126,12 @@ var errSkipped = errors.New("outputs exist")
 // names are not known before the model runs, so K files of each kind must be
 // there; the writes are atomic, so a file that exists is whole.
 func (o Output) complete(stem string, units []int, k int) bool {
-	if o.Raw && !exists(stem+".saliency.npy") {
+	if o.Raw && !exists(stem+".saliency"+o.Tag+".npy") {
 		return false
 	}
-	kinds := []string{".saliency"}
+	kinds := []string{".saliency" + o.Tag}
 	if o.Overlay {
-		kinds = append(kinds, ".overlay")
+		kinds = append(kinds, ".overlay"+o.Tag)
 	}
 	for _, kind := range kinds {
 		switch {
@@ -172,7 +187,8 @@ func write(j job, e Explanation, out Output, protected map[string]bool) Result {
 	}
 	b := e.Image.Bounds()
 	w, h := b.Dx(), b.Dy()
-	r := Result{Image: j.path, Width: w, Height: h, Units: e.Units, Labels: e.Labels, Logits: e.Logits}
+	r := Result{Image: j.path, Width: w, Height: h, Units: e.Units, Labels: e.Labels, Logits: e.Logits,
+		Completeness: e.Completeness}
 	k := len(e.Maps)
 	alpha := out.OverlayAlpha
 	if alpha == 0 {
@@ -180,7 +196,7 @@ func write(j job, e Explanation, out Output, protected map[string]bool) Result {
 	}
 	cmap := out.Colormap
 	for i, m := range e.Maps {
-		heat := namedFor(j.stem+".saliency", e.Units[i], k)
+		heat := namedFor(j.stem+".saliency"+out.Tag, e.Units[i], k)
 		err := writeOutput(heat, protected, func() error {
 			if cmap == nil {
 				return imageio.WriteGrayPNG(heat, m, w, h)
@@ -192,7 +208,7 @@ func write(j job, e Explanation, out Output, protected map[string]bool) Result {
 		}
 		r.Maps = append(r.Maps, heat)
 		if out.Overlay {
-			over := namedFor(j.stem+".overlay", e.Units[i], k)
+			over := namedFor(j.stem+".overlay"+out.Tag, e.Units[i], k)
 			err := writeOutput(over, protected, func() error {
 				return imageio.WritePNG(over, render.Overlay(e.Image, m, overlayColormap(cmap), alpha))
 			})
@@ -207,7 +223,7 @@ func write(j job, e Explanation, out Output, protected map[string]bool) Result {
 		for _, m := range e.Maps {
 			raw = append(raw, m...)
 		}
-		path := j.stem + ".saliency.npy"
+		path := j.stem + ".saliency" + out.Tag + ".npy"
 		if err := writeOutput(path, protected, func() error {
 			return imageio.WriteNPY(path, raw, []int{k, h, w})
 		}); err != nil {

@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/saliency-tool/saliency/internal/method"
 )
 
 // Options says how to read arguments.
@@ -145,11 +147,27 @@ func isCandidate(name string) bool {
 		if strings.HasSuffix(stem, kind) {
 			return false
 		}
-		if i := strings.LastIndex(stem, kind+"."); i >= 0 {
-			if _, err := strconv.Atoi(stem[i+len(kind)+1:]); err == nil {
-				return false
-			}
+		// kind.<method>, kind.<unit>, kind.<method>.<unit>
+		if i := strings.LastIndex(stem, kind+"."); i >= 0 && isOutputTag(stem[i+len(kind)+1:]) {
+			return false
 		}
+	}
+	return true
+}
+
+// isOutputTag tells whether s is what saliency puts after .saliency or .overlay
+// in its output names: a method's name, a unit number, or both (method.unit).
+func isOutputTag(s string) bool {
+	name, unit, hasUnit := strings.Cut(s, ".")
+	if _, err := strconv.Atoi(name); err == nil && !hasUnit {
+		return true
+	}
+	if !slices.Contains(method.Names(), name) {
+		return false
+	}
+	if hasUnit {
+		_, err := strconv.Atoi(unit)
+		return err == nil
 	}
 	return true
 }

@@ -27,13 +27,14 @@ func TestCollectFolders(t *testing.T) {
 	j := func(p string) string { return filepath.Join(d, p) }
 	touch(t, j("b.JPG"), j("a.png"), j("notes.txt"), j(".a.png.tmp-1"), j("a.saliency.png"),
 		j("a.saliency.417.png"), j("a.overlay.png"), j("a.saliency.v2.png"),
+		j("a.saliency.smoothgrad.png"), j("a.overlay.gradcam.3.png"), j("a.saliency.gradcam.x.png"),
 		j("sub/c.webp"), j(".hidden/d.png"), j("sub/deeper/e.tiff"))
 
 	got, err := Collect([]string{d}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{j("a.png"), j("a.saliency.v2.png"), j("b.JPG")}
+	want := []string{j("a.png"), j("a.saliency.gradcam.x.png"), j("a.saliency.v2.png"), j("b.JPG")}
 	if !slices.Equal(got, want) {
 		t.Fatalf("folder: got %v, want %v", got, want)
 	}
@@ -42,7 +43,7 @@ func TestCollectFolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = []string{j("a.png"), j("a.saliency.v2.png"), j("b.JPG"), j("sub/c.webp"), j("sub/deeper/e.tiff")}
+	want = []string{j("a.png"), j("a.saliency.gradcam.x.png"), j("a.saliency.v2.png"), j("b.JPG"), j("sub/c.webp"), j("sub/deeper/e.tiff")}
 	if !slices.Equal(got, want) {
 		t.Fatalf("recursive: got %v, want %v", got, want)
 	}

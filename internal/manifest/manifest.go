@@ -49,12 +49,20 @@ type Signature struct {
 	Name    string            `json:"name"`
 	Inputs  map[string]string `json:"inputs"`
 	Outputs map[string]string `json:"outputs"`
+	// Layer names the layer whose activations a gradcam signature returns.
+	Layer string `json:"layer,omitempty"`
 }
 
 // The signature roles the tool calls, with the keys each must map.
 var requiredSignatures = map[string]struct{ inputs, outputs []string }{
 	"logits":    {[]string{"images"}, []string{"logits"}},
 	"gradients": {[]string{"images", "units"}, []string{"logits", "gradients"}},
+}
+
+// Signature roles a model may lack (older exports); checked when present.
+var optionalSignatures = map[string]struct{ inputs, outputs []string }{
+	"gradcam": {[]string{"images", "units"}, []string{"logits", "activations", "gradients"}},
+	"top1":    {[]string{"images"}, []string{"units", "logits", "gradients"}},
 }
 
 // Parse decodes and validates a manifest.
@@ -107,18 +115,41 @@ func (m *Manifest) validate() error {
 		if !ok || sig.Name == "" {
 			return fmt.Errorf("no %q signature", role)
 		}
-		for _, k := range keys.inputs {
-			if sig.Inputs[k] == "" {
-				return fmt.Errorf("signature %q does not name its %q input", role, k)
-			}
+		if err := sig.check(role, keys.inputs, keys.outputs); err != nil {
+			return err
 		}
-		for _, k := range keys.outputs {
-			if sig.Outputs[k] == "" {
-				return fmt.Errorf("signature %q does not name its %q output", role, k)
+	}
+	for role, keys := range optionalSignatures {
+		if sig, ok := m.Signatures[role]; ok {
+			if err := sig.check(role, keys.inputs, keys.outputs); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+func (sig Signature) check(role string, inputs, outputs []string) error {
+	if sig.Name == "" {
+		return fmt.Errorf("signature %q has no name", role)
+	}
+	for _, k := range inputs {
+		if sig.Inputs[k] == "" {
+			return fmt.Errorf("signature %q does not name its %q input", role, k)
+		}
+	}
+	for _, k := range outputs {
+		if sig.Outputs[k] == "" {
+			return fmt.Errorf("signature %q does not name its %q output", role, k)
+		}
+	}
+	return nil
+}
+
+// Has reports whether the model exports the signature of role (e.g. "gradcam").
+func (m *Manifest) Has(role string) bool {
+	_, ok := m.Signatures[role]
+	return ok
 }
 
 // Resolve turns the --model argument into a model folder. A path (anything with a

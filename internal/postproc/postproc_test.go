@@ -167,3 +167,39 @@ func TestClipPercentileThenNormalize(t *testing.T) {
 		t.Fatalf("the hot pixel became %v, want 1", m[42])
 	}
 }
+
+func TestChannelsFiltersAndReductions(t *testing.T) {
+	// Two pixels, three channels.
+	attr := []float32{-3, 1, 2, 0.5, -0.5, 0}
+	cases := []struct {
+		ch   Channels
+		want []float32
+	}{
+		{Channels{}, []float32{2, 1.0 / 3}},
+		{Channels{Filter: Positive}, []float32{1, 0.5 / 3}},
+		{Channels{Filter: Negative}, []float32{1, 0.5 / 3}},
+		{Channels{Filter: Absolute, Reduce: Max}, []float32{3, 0.5}},
+		{Channels{Filter: Positive, Reduce: Max}, []float32{2, 0.5}},
+		{Channels{Filter: Negative, Reduce: Max}, []float32{3, 0.5}},
+	}
+	for _, c := range cases {
+		got := c.ch.Apply(attr, 1, 2, 3)
+		for i := range got {
+			if math.Abs(float64(got[i]-c.want[i])) > 1e-6 {
+				t.Errorf("%v/%v: got %v, want %v", c.ch.Filter, c.ch.Reduce, got, c.want)
+				break
+			}
+		}
+	}
+	if got := (Channels{}).Apply(attr, 1, 2, 3); got[0] != MeanAbsChannels(attr, 1, 2, 3)[0] {
+		t.Errorf("default Channels %v differs from MeanAbsChannels", got)
+	}
+	for _, bad := range []string{"abs", "", "Positive"} {
+		if _, err := ParseFilter(bad); err == nil {
+			t.Errorf("ParseFilter(%q) accepted", bad)
+		}
+	}
+	if r, err := ParseReduce("max"); err != nil || r != Max {
+		t.Errorf("ParseReduce(max) = %v, %v", r, err)
+	}
+}

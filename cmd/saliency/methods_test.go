@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fashionModel is the trained demo model `make test` builds: small, so the
+// methods that need many gradients run quickly.
+func fashionModel(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SALIENCY_TEST_FASHION")
+	if dir == "" {
+		t.Fatal("SALIENCY_TEST_FASHION not set: run the tests with `make test`")
+	}
+	return dir
+}
+
+// Each method writes maps named after it, beside the default method's, at the
+// image's size; --skip-existing tells them apart; integrated reports completeness.
+func TestExplainMethodsNameTheirOutputs(t *testing.T) {
+	model := fashionModel(t)
+	dir := t.TempDir()
+	img := filepath.Join(dir, "item.png")
+	writePNG(t, img, 50, 40, 1)
+	if code, _, stderr := runMain(t, "", "explain", "-q", "-m", model, img); code != exitOK {
+		t.Fatalf("gradients: exit %d: %s", code, stderr)
+	}
+	for _, c := range []struct {
+		method string
+		flags  []string
+	}{
+		{"smoothgrad", []string{"--samples", "3", "--seed", "5"}},
+		{"integrated", []string{"--steps", "8", "--baseline", "blur"}},
+		{"gradxinput", []string{"--filter", "positive", "--reduce", "max"}},
+		{"gradcam", nil},
+	} {
+		args := append([]string{"explain", "--json", "--overlay", "-m", model, "--method", c.method}, c.flags...)
+		code, stdout, stderr := runMain(t, "", append(args, img)...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", c.method, code, stderr)
+		}
+		var r struct {
+			Method       string
+			Maps         []string
+			Overlays     []string
+			Completeness []struct {
+				Gap float64 `json:"gap"`
+			}
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("%s: %v: %q", c.method, err, stdout)
+		}
+		heat := filepath.Join(dir, "item.saliency."+c.method+".png")
+		if r.Method != c.method || len(r.Maps) != 1 || r.Maps[0] != heat || r.Overlays[0] != filepath.Join(dir, "item.overlay."+c.method+".png") {
+			t.Errorf("%s: %+v", c.method, r)
+		}
+		if w, h := imageSize(t, heat); w != 50 || h != 40 {
+			t.Errorf("%s is %dx%d, want 50x40", heat, w, h)
+		}
+		if (c.method == "integrated") != (len(r.Completeness) == 1) {
+			t.Errorf("%s: completeness %+v", c.method, r.Completeness)
+		}
+		// Done now, for this method only.
+		code, stdout, _ = runMain(t, "", append(append(args, "--skip-existing"), img)...)
+		if code != exitOK || !strings.Contains(stdout, `"skipped":true`) {
+			t.Errorf("%s --skip-existing: exit %d, %s", c.method, code, stdout)
+		}
+	}
+	// A folder run does not take the methods' outputs for inputs.
+	code, stdout, stderr := runMain(t, "", "explain", "-m", model, "--json", "--skip-existing", dir)
+	if code != exitOK || strings.Count(stdout, "\n") != 1 {
+		t.Errorf("folder run: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+func TestExplainMethodUsageErrors(t *testing.T) {
+	model := fashionModel(t)
+	img := filepath.Join(t.TempDir(), "a.png")
+	writePNG(t, img, 20, 20, 0)
+	noCAM := filepath.Join(t.TempDir(), "nocam")
+	copyModelWithoutGradCAM(t, model, noCAM)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--method", "lime"}, `unknown method "lime"`},
+		{[]string{"--samples", "4"}, "--samples does not apply to --method gradients"},
+		{[]string{"--method", "smoothgrad", "--steps", "4"}, "--steps does not apply to --method smoothgrad"},
+		{[]string{"--method", "gradcam", "--filter", "positive"}, "--filter does not apply to --method gradcam"},
+		{[]string{"--filter", "abs"}, `unknown filter "abs"`},
+		{[]string{"--reduce", "sum"}, `unknown reduction "sum"`},
+		{[]string{"--method", "smoothgrad", "--samples", "0"}, "--samples must be at least 1"},
+		{[]string{"--method", "integrated", "--steps", "1"}, "--steps must be at least 2"},
+		{[]string{"--method", "integrated", "--baseline", "grey"}, `unknown --baseline "grey"`},
+		{[]string{"--method", "gradcam", "-m", noCAM}, "exported without the gradcam signature"},
+	} {
+		args := append([]string{"explain", "-m", model}, c.args...)
+		code, stdout, stderr := runMain(t, "", append(args, img)...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) || stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, exitUsage, c.want)
+		}
+	}
+	if _, err := os.Stat(strings.TrimSuffix(img, ".png") + ".saliency.png"); err == nil {
+		t.Error("a usage error still wrote a map")
+	}
+}
+
+// copyModelWithoutGradCAM copies a model folder with the gradcam signature
+// removed from its manifest, as an export from before it existed would be.
+func copyModelWithoutGradCAM(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if rel == "saliency.json" {
+			var m map[string]any
+			if err := json.Unmarshal(data, &m); err != nil {
+				return err
+			}
+			delete(m["signatures"].(map[string]any), "gradcam")
+			if data, err = json.Marshal(m); err != nil {
+				return err
+			}
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

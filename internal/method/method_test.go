@@ -1,0 +1,324 @@
+package method
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/saliency-tool/saliency/internal/backprop"
+	"github.com/saliency-tool/saliency/internal/imageio"
+	"github.com/saliency-tool/saliency/internal/postproc"
+)
+
+// The methods against each other and against their definitions' properties on
+// the real exported models; tests/test_methods.py checks them against Python
+// references.
+
+var (
+	loadOnce sync.Once
+	models   = map[string]*backprop.Model{}
+	loadErr  error
+)
+
+// model loads the random-weight Xception ("xception") or the trained demo
+// model ("fashion") that `make test` exports.
+func model(t *testing.T, name string) *backprop.Model {
+	t.Helper()
+	loadOnce.Do(func() {
+		for n, env := range map[string]string{"xception": "SALIENCY_TEST_MODEL", "fashion": "SALIENCY_TEST_FASHION"} {
+			dir := os.Getenv(env)
+			if dir == "" {
+				continue
+			}
+			m, err := backprop.Load(dir, backprop.Options{})
+			if err != nil {
+				loadErr = err
+				return
+			}
+			models[n] = m
+		}
+	})
+	if loadErr != nil {
+		t.Fatal(loadErr)
+	}
+	m := models[name]
+	if m == nil {
+		t.Fatalf("model %s not set: run the tests with `make test`", name)
+	}
+	return m
+}
+
+// smoothImages returns n deterministic, smooth, distinct images of m's size.
+func smoothImages(m Model, n int) []float32 {
+	h, w, c := m.InputSize()
+	out := make([]float32, 0, n*h*w*c)
+	for i := range n {
+		for y := range h {
+			for x := range w {
+				for ch := range c {
+					out = append(out, float32(127.5+120*math.Sin(float64(x*(ch+1)+y*(i+2))/37+float64(i))))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func batch(m *backprop.Model, n int, units ...int32) Batch {
+	k := len(units)
+	all := make([]int32, 0, n*k)
+	for range n {
+		all = append(all, units...)
+	}
+	return Batch{Images: smoothImages(m, n), N: n, Units: all, K: k, Rows: 4}
+}
+
+func explain(t *testing.T, name string, p Params, m *backprop.Model, b Batch) Result {
+	t.Helper()
+	meth, err := New(name, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := meth.Explain(m, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, w, _ := m.InputSize()
+	if len(res.Maps) != b.N*b.K || len(res.Logits) != b.N*b.K {
+		t.Fatalf("%s: %d maps, %d logits for %d rows", name, len(res.Maps), len(res.Logits), b.N*b.K)
+	}
+	for _, mp := range res.Maps {
+		if len(mp) != res.MapH*res.MapW {
+			t.Fatalf("%s: map of %d values, want %dx%d", name, len(mp), res.MapW, res.MapH)
+		}
+	}
+	if PixelWise(name) && (res.MapH != h || res.MapW != w) {
+		t.Fatalf("%s: maps %dx%d, want the input size %dx%d", name, res.MapW, res.MapH, w, h)
+	}
+	return res
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
+
+func normalized(m []float32) []float32 {
+	c := slices.Clone(m)
+	postproc.Normalize(c)
+	return c
+}
+
+// Every method gives the same logits for the same rows, whatever the number of
+// rows per TensorFlow call.
+func TestMethodsAgreeOnLogitsAndDoNotDependOnRows(t *testing.T) {
+	m := model(t, "fashion")
+	b := batch(m, 3, 0, 7)
+	p := DefaultParams()
+	p.Samples, p.Steps = 3, 4
+	ref := explain(t, "gradients", p, m, b)
+	for _, name := range Names() {
+		r1 := explain(t, name, p, m, b)
+		b1 := b
+		b1.Rows = 1
+		r2 := explain(t, name, p, m, b1)
+		for row := range ref.Logits {
+			if d := math.Abs(float64(r1.Logits[row] - ref.Logits[row])); d > 1e-4*math.Abs(float64(ref.Logits[row]))+1e-6 {
+				t.Errorf("%s row %d: logit %g, gradients says %g", name, row, r1.Logits[row], ref.Logits[row])
+			}
+			if d := maxAbsDiff(normalized(r1.Maps[row]), normalized(r2.Maps[row])); d > 1e-5 {
+				t.Errorf("%s row %d: maps differ by %.2e between 4 and 1 rows per call", name, row, d)
+			}
+		}
+	}
+}
+
+// SmoothGrad with no noise is the gradient; gradient x input is the gradient
+// scaled by the input (checked on the positive filter's maps of a constant image).
+func TestSmoothGradWithoutNoiseIsGradients(t *testing.T) {
+	m := model(t, "fashion")
+	b := batch(m, 2, 3)
+	p := DefaultParams()
+	p.Samples, p.Noise = 2, 0
+	g := explain(t, "gradients", p, m, b)
+	s := explain(t, "smoothgrad", p, m, b)
+	for row := range g.Maps {
+		if d := maxAbsDiff(normalized(g.Maps[row]), normalized(s.Maps[row])); d > 1e-5 {
+			t.Errorf("row %d: smoothgrad without noise differs from gradients by %.2e", row, d)
+		}
+	}
+	// Noise changes the map, and the seed decides how.
+	p.Noise = 0.3
+	s1 := explain(t, "smoothgrad", p, m, b)
+	s2 := explain(t, "smoothgrad", p, m, b)
+	p.Seed = 9
+	s3 := explain(t, "smoothgrad", p, m, b)
+	if d := maxAbsDiff(s1.Maps[0], s2.Maps[0]); d != 0 {
+		t.Errorf("same seed, maps differ by %.2e", d)
+	}
+	if maxAbsDiff(normalized(s1.Maps[0]), normalized(s3.Maps[0])) < 1e-3 || maxAbsDiff(normalized(s1.Maps[0]), normalized(g.Maps[0])) < 1e-3 {
+		t.Error("noise or seed did not change the map")
+	}
+}
+
+// heldOut loads n held-out composites (SALIENCY_TEST_COMPOSITES) at m's input
+// size: real inputs of the trained model, on which its top unit is confident.
+func heldOut(t *testing.T, m Model, n int) []float32 {
+	t.Helper()
+	dir := os.Getenv("SALIENCY_TEST_COMPOSITES")
+	if dir == "" {
+		t.Fatal("SALIENCY_TEST_COMPOSITES not set: run the tests with `make test`")
+	}
+	h, w, _ := m.InputSize()
+	var out []float32
+	for i := range n {
+		img, err := imageio.Load(filepath.Join(dir, fmt.Sprintf("%06d.png", i)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, imageio.ToTensor(img, w, h)...)
+	}
+	return out
+}
+
+// Integrated gradients add up to logit(input) - logit(baseline) (completeness):
+// within 1% at the default 64 steps from the black and blur baselines, for the
+// top unit of held-out composites. The path from white bends more (gaps up to
+// 3% at 64 steps on these images, under 1% at 128), so it gets 128.
+func TestIntegratedGradientsCompleteness(t *testing.T) {
+	m := model(t, "fashion")
+	const n = 4
+	images := heldOut(t, m, n)
+	logits, err := m.Logits(images, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Batch{Images: images, N: n, Units: backprop.TopK(logits, m.NumClasses(), 1), K: 1, Rows: 64}
+	for _, base := range Baselines {
+		p := DefaultParams()
+		p.Baseline = base
+		if base == "white" {
+			p.Steps = 128
+		}
+		res := explain(t, "integrated", p, m, b)
+		for row, c := range res.Completeness {
+			t.Logf("%s row %d: sum %.5g, delta %.5g, gap %.2e", base, row, c.Sum, c.Delta, c.Gap)
+			if c.Gap >= 0.01 {
+				t.Errorf("%s row %d: completeness gap %.2e >= 1%%", base, row, c.Gap)
+			}
+		}
+	}
+}
+
+// Grad-CAM's maps are at the last block's size and non-negative; the trained
+// model's maps of its top units are not constant. (A random model's weighted
+// sum can be negative everywhere, which the ReLU turns into a zero map.)
+func TestGradCAMMaps(t *testing.T) {
+	for _, name := range []string{"xception", "fashion"} {
+		m := model(t, name)
+		if !m.HasGradCAM() {
+			t.Fatalf("%s has no gradcam signature", name)
+		}
+		b := batch(m, 2, 0, 1)
+		if name == "fashion" {
+			b.Images = heldOut(t, m, 2)
+			logits, err := m.Logits(b.Images, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Units, b.K = backprop.TopK(logits, m.NumClasses(), 1), 1
+		}
+		res := explain(t, "gradcam", Params{}, m, b)
+		h, _, _ := m.InputSize()
+		if res.MapH >= h/8 || res.MapH < 2 {
+			t.Errorf("%s: gradcam map %dx%d for a %d-pixel input", name, res.MapW, res.MapH, h)
+		}
+		for row, mp := range res.Maps {
+			if slices.Min(mp) < 0 || (name == "fashion" && slices.Max(mp) == slices.Min(mp)) {
+				t.Errorf("%s row %d: gradcam map in [%g, %g]", name, row, slices.Min(mp), slices.Max(mp))
+			}
+		}
+	}
+}
+
+func TestNormalsAreStandardAndDeterministic(t *testing.T) {
+	z := make([]float32, 100001) // odd: the last pair is half used
+	normals(z, 5, 2)
+	var sum, sq float64
+	for _, v := range z {
+		sum += float64(v)
+		sq += float64(v) * float64(v)
+	}
+	mean, variance := sum/float64(len(z)), sq/float64(len(z))-(sum/float64(len(z)))*(sum/float64(len(z)))
+	if math.Abs(mean) > 0.02 || math.Abs(variance-1) > 0.02 {
+		t.Errorf("mean %.4f, variance %.4f; want 0 and 1", mean, variance)
+	}
+	again := make([]float32, 10)
+	normals(again, 5, 2)
+	other := make([]float32, 10)
+	normals(other, 5, 3)
+	if !slices.Equal(again, z[:10]) || slices.Equal(other, again) {
+		t.Error("normals not a function of (seed, sample) alone")
+	}
+}
+
+func TestGaussianBlurKeepsConstantsAndMass(t *testing.T) {
+	const h, w, c = 20, 30, 3
+	img := make([]float32, h*w*c)
+	for i := range img {
+		img[i] = 7
+	}
+	gaussianBlur(img, h, w, c, 2.5)
+	for i, v := range img {
+		if math.Abs(float64(v-7)) > 1e-4 {
+			t.Fatalf("constant image changed at %d: %g", i, v)
+		}
+	}
+	// An impulse in the middle spreads symmetrically and keeps its mass.
+	clear(img)
+	img[(10*w+15)*c+1] = 1
+	gaussianBlur(img, h, w, c, 2)
+	var mass float64
+	for _, v := range img {
+		mass += float64(v)
+	}
+	left, right := img[(10*w+13)*c+1], img[(10*w+17)*c+1]
+	if math.Abs(mass-1) > 1e-4 || left != right || img[(10*w+15)*c] != 0 {
+		t.Errorf("mass %g, left %g right %g, other channel %g", mass, left, right, img[(10*w+15)*c])
+	}
+}
+
+func TestCAMMapByHand(t *testing.T) {
+	// Two positions, two channels. alpha = (mean of grads) = (1, -1).
+	acts := []float32{3, 1, 1, 2}
+	grads := []float32{2, -1, 0, -1}
+	got := camMap(acts, grads, 2, 2)
+	want := []float32{2, 0} // relu(3-1) = 2, relu(1-2) = 0
+	if !slices.Equal(got, want) {
+		t.Fatalf("camMap = %v, want %v", got, want)
+	}
+}
+
+func TestNewRefusesBadParameters(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    Params
+	}{
+		{"smoothgrad", Params{Samples: 0}},
+		{"smoothgrad", Params{Samples: 2, Noise: -1}},
+		{"integrated", Params{Steps: 1, Baseline: "black"}},
+		{"integrated", Params{Steps: 8, Baseline: "grey"}},
+		{"lime", DefaultParams()},
+	} {
+		if _, err := New(c.name, c.p); err == nil {
+			t.Errorf("New(%s, %+v) accepted", c.name, c.p)
+		}
+	}
+}

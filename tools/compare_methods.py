@@ -1,0 +1,77 @@
+"""Runs `saliency eval` and `saliency explain` once per method on the same
+held-out composites and prints the comparison table of the README (Markdown)
+and, with --json FILE, the same numbers as JSON.
+
+  .venv/bin/python tools/compare_methods.py --model fashion --dir build/composites/heldout
+
+Time per image is the wall time of `saliency explain -q --method M` over the
+first --time-images composites (model load included once), divided by their
+number; eval's own run includes the randomised model too, so it is not timed.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+METHODS = [
+    ("gradients", []),
+    ("smoothgrad", []),
+    ("integrated", []),
+    ("gradxinput", []),
+    ("gradcam", []),
+]
+
+
+def main():
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bin", default=os.path.join(here, "bin", "saliency"))
+    p.add_argument("--model", default="fashion")
+    p.add_argument("--dir", default=os.path.join(here, "build", "composites", "heldout"))
+    p.add_argument("--limit", type=int, default=0, help="composites to score (0: all)")
+    p.add_argument("--time-images", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--json", help="also write the rows to this file")
+    args = p.parse_args()
+
+    with open(os.path.join(args.dir, "boxes.json")) as f:
+        names = sorted(json.load(f))[:args.time_images]
+    rows = []
+    for name, flags in METHODS:
+        cmd = [args.bin, "eval", "--model", args.model, "--method", name, "-b", str(args.batch_size),
+               "--json", *flags]
+        if args.limit:
+            cmd += ["--limit", str(args.limit)]
+        out = subprocess.run(cmd + [args.dir], capture_output=True, text=True, check=True)
+        report = json.loads(out.stdout)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            subprocess.run([args.bin, "explain", "-q", "--model", args.model, "--method", name,
+                            "-b", str(args.batch_size), "-o", tmp, *flags,
+                            *[os.path.join(args.dir, n) for n in names]], check=True)
+            per_image = (time.perf_counter() - t0) / len(names)
+        report["seconds_per_image"] = round(per_image, 4)
+        rows.append(report)
+        print(f"{name}: done", file=sys.stderr)
+
+    r0 = rows[0]
+    print(f"{r0['images']} held-out composites, model {args.model} (top-1 accuracy {r0['accuracy']:.3f}), "
+          f"uniform baseline {r0['uniform_baseline']:.3f}\n")
+    print("| method | pointing game | energy in box | energy / uniform | Spearman vs random model | s per image |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| `{r['method']}` | {r['pointing_game']:.3f} | {r['energy_in_box']:.3f} | "
+              f"{r['energy_in_box'] / r['uniform_baseline']:.2f}x | {r.get('randomization_spearman', float('nan')):.3f} | "
+              f"{r['seconds_per_image']:.3f} |")
+    print(f"| uniform map | {r0['uniform_baseline']:.3f} | {r0['uniform_baseline']:.3f} | 1.00x | | |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
