@@ -25,7 +25,7 @@ GO_LDFLAGS := -X main.version=$(VERSION)
 
 GO_SOURCES := $(shell find cmd internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help setup build test test-go test-python demo clean distclean apt venv binding models
+.PHONY: help setup build test test-go test-python demo bench compare clean distclean apt venv binding models
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -113,6 +113,12 @@ endif
 	@echo
 	@echo "Look at $(DEMO)/grid.png (originals on top, maps below; grid.<method>.png for"
 	@echo "the other methods); heatmaps and overlays are in $(DEMO)/maps/."
+
+bench: build $(MODELS)/xception/saliency.json ## the CLI against the Python tools, side by side (bench/README.md)
+	bench/run.sh
+
+compare: build $(MODELS)/fashion/saliency.json $(HELDOUT)/boxes.json ## every method scored by eval on the held-out composites
+	$(VPY) tools/compare_methods.py --model $(MODELS)/fashion --dir $(HELDOUT) --json build/compare.json
 
 clean: ## remove build outputs (keeps .venv and models)
 	rm -rf bin build/tf build/lib demo
