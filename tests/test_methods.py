@@ -140,7 +140,8 @@ def assert_maps(results, maps, logits=None):
         assert diff <= MAP_TOL, f"{r['image']}: max abs diff {diff:.2e}"
         assert raw.std() > 1e-3, f"{r['image']}: degenerate map"
         if logits is not None:
-            np.testing.assert_allclose(r["logits"][0], logits[i], rtol=LOGIT_RTOL, atol=0)
+            np.testing.assert_allclose(r["logits"][0], logits[i], rtol=LOGIT_RTOL,
+                                       atol=LOGIT_RTOL * abs(logits[i]))
     print(f"max abs map diff {worst:.2e}")
 
 

@@ -9,8 +9,8 @@ Go binding or in Go's post-processing shows up as a difference.
 Images are 299x299 PNGs, the model's input size, so no resizing is involved and
 both sides decode the same pixels.
 
-Tolerances: maps (in [0, 1]) max abs diff <= 1e-4; logits within 1e-4 relative;
-units identical.
+Tolerances: maps (in [0, 1]) max abs diff <= 1e-4; logits within 1e-4 relative
+(to the largest of the image's compared logits); units identical.
 """
 
 import json
@@ -94,7 +94,10 @@ def run_cli(paths, out_dir, *flags):
 def assert_parity(results, units, logits, maps):
     for i, r in enumerate(results):
         assert r["units"] == units[i].tolist(), r["image"]
-        np.testing.assert_allclose(r["logits"], logits[i], rtol=LOGIT_RTOL, atol=0, err_msg=r["image"])
+        # Relative to the largest logit compared: a logit near zero (random
+        # Xception's are ~1e-6) may differ in its last bits with the batch.
+        np.testing.assert_allclose(r["logits"], logits[i], rtol=LOGIT_RTOL,
+                                   atol=LOGIT_RTOL * np.abs(logits[i]).max(), err_msg=r["image"])
         raw = np.load(r["raw"])
         assert raw.dtype == np.float32 and raw.shape == maps[i].shape, r["image"]
         diff = np.abs(raw - maps[i]).max()
