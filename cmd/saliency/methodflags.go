@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -47,8 +48,19 @@ var flagsOf = map[string][]string{
 	"seed":     {"smoothgrad"},
 	"steps":    {"integrated"},
 	"baseline": {"integrated"},
-	"filter":   {"gradients", "smoothgrad", "integrated", "gradxinput"},
-	"reduce":   {"gradients", "smoothgrad", "integrated", "gradxinput"},
+	"filter":   pixelMethods(),
+	"reduce":   pixelMethods(),
+}
+
+// pixelMethods lists the methods the channel filter and reduction apply to.
+func pixelMethods() []string {
+	var names []string
+	for _, n := range method.Names() {
+		if method.PixelWise(n) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // build checks the flags against the method and the model and returns the method.
@@ -63,7 +75,7 @@ func (mf *methodFlags) build(man *manifest.Manifest) (method.Method, error) {
 			Samples: d.Samples, Noise: d.Noise, Steps: d.Steps, Baseline: d.Baseline}
 	}
 	for _, name := range []string{"samples", "noise", "seed", "steps", "baseline", "filter", "reduce"} {
-		if mf.cmd != nil && mf.cmd.Flags().Changed(name) && !contains(flagsOf[name], mf.Name) {
+		if mf.cmd != nil && mf.cmd.Flags().Changed(name) && !slices.Contains(flagsOf[name], mf.Name) {
 			return nil, usagef("--%s does not apply to --method %s (it is for %s)", name, mf.Name, strings.Join(flagsOf[name], ", "))
 		}
 	}
@@ -84,13 +96,4 @@ func (mf *methodFlags) build(man *manifest.Manifest) (method.Method, error) {
 		return nil, usagef("--method gradcam: model %s was exported without the gradcam signature; export it again with models/export.py", man.Name)
 	}
 	return m, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

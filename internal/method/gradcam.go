@@ -18,11 +18,11 @@ func (gradcam) Explain(m Model, b Batch) (Result, error) {
 	var res Result
 	res.Logits = make([]float32, b.N*b.K)
 	res.Maps = make([][]float32, b.N*b.K)
+	h, w, c := m.InputSize()
+	pixels := h * w * c
 	per := max(b.Rows/b.K, 1)
 	for lo := 0; lo < b.N; lo += per {
 		hi := min(lo+per, b.N)
-		h, w, c := m.InputSize()
-		pixels := h * w * c
 		cam, err := m.GradCAM(b.Images[lo*pixels:hi*pixels], hi-lo, b.Units[lo*b.K:hi*b.K], b.K)
 		if err != nil {
 			return res, err

@@ -1,6 +1,9 @@
 package postproc
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Filter selects which part of a signed attribution counts, before the channel
 // reduction (keras-explainable's absolute_normalize, positive_normalize and
@@ -25,12 +28,16 @@ func (f Filter) String() string { return filterNames[f] }
 
 // ParseFilter reads a filter name.
 func ParseFilter(name string) (Filter, error) {
-	for i, n := range filterNames {
-		if n == name {
-			return Filter(i), nil
-		}
+	i, err := indexOf(filterNames, name, "filter", "absolute, positive or negative")
+	return Filter(i), err
+}
+
+// indexOf returns name's place in names, or an error naming what was wanted.
+func indexOf(names []string, name, kind, want string) (int, error) {
+	if i := slices.Index(names, name); i >= 0 {
+		return i, nil
 	}
-	return 0, fmt.Errorf("unknown filter %q (want absolute, positive or negative)", name)
+	return 0, fmt.Errorf("unknown %s %q (want %s)", kind, name, want)
 }
 
 func (f Filter) apply(a float32) float32 {
@@ -62,12 +69,8 @@ func (r Reduce) String() string { return reduceNames[r] }
 
 // ParseReduce reads a reduction name.
 func ParseReduce(name string) (Reduce, error) {
-	for i, n := range reduceNames {
-		if n == name {
-			return Reduce(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown reduction %q (want mean or max)", name)
+	i, err := indexOf(reduceNames, name, "reduction", "mean or max")
+	return Reduce(i), err
 }
 
 // Channels says how a per-pixel, per-channel attribution becomes one value per
