@@ -10,6 +10,9 @@ SHELL := bash
 .DEFAULT_GOAL := build
 
 PYTHON ?= python3
+# tensorflow-cpu 2.21 has wheels for these only (none for 3.10, end of life since
+# October 2026, nor 3.14); `make setup PYTHON=python3.13` picks one.
+PYTHON_VERSIONS := 3.11 3.12 3.13
 VENV := $(CURDIR)/.venv
 VPY := $(VENV)/bin/python
 MODELS := $(CURDIR)/models
@@ -19,7 +22,7 @@ GO ?= go
 TF_LIB = $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/tensorflow))
 CGO_ENV = CGO_ENABLED=1 \
 	CGO_CFLAGS="$(CGO_CFLAGS) -I$(TF_LIB)/include" \
-	CGO_LDFLAGS="$(CGO_LDFLAGS) -L$(CURDIR)/build/lib -Wl,-rpath,$(TF_LIB)"
+	CGO_LDFLAGS="$(CGO_LDFLAGS) -L$(CURDIR)/build/lib -L$(TF_LIB) -l:libtensorflow_framework.so.2 -Wl,-rpath,$(TF_LIB)"
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO_LDFLAGS := -X main.version=$(VERSION)
 
@@ -42,6 +45,7 @@ apt: ## Debian packages: protoc, Fashion-MNIST
 
 venv: $(VENV)/.stamp ## the Python environment (exporter and reference tests)
 $(VENV)/.stamp: requirements.txt requirements-nodeps.txt
+	test -x $(VPY) || tools/check-python.sh "$(PYTHON)" $(PYTHON_VERSIONS)
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q -r requirements.txt
 	$(VPY) -m pip install -q --no-deps -r requirements-nodeps.txt
@@ -57,11 +61,11 @@ bin/saliency: $(GO_SOURCES) | venv binding
 	$(CGO_ENV) $(GO) build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ ./cmd/saliency
 
 models: $(MODELS)/xception/saliency.json $(MODELS)/fashion/saliency.json ## export random Xception, train the fashion model
-$(MODELS)/xception/saliency.json: models/export.py $(VENV)/.stamp
+$(MODELS)/xception/saliency.json: models/export.py models/classifiers.py $(VENV)/.stamp
 	$(VPY) models/export.py --weights none --out $(MODELS)/xception
 
 # The trained demo model and its re-initialised twin (for the randomisation check).
-$(MODELS)/fashion/saliency.json: models/fashion.py models/export.py $(VENV)/.stamp | apt
+$(MODELS)/fashion/saliency.json: models/fashion.py models/export.py models/classifiers.py $(VENV)/.stamp | apt
 	TF_CPP_MIN_LOG_LEVEL=2 $(VPY) models/fashion.py train --skip-if-current \
 		--out $(MODELS)/fashion --random-out $(MODELS)/fashion-random
 

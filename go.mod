@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
-	github.com/tensorflow/tensorflow v2.15.0+incompatible
+	github.com/tensorflow/tensorflow v2.21.0+incompatible
 	golang.org/x/image v0.48.0
 	golang.org/x/term v0.44.0
 	google.golang.org/protobuf v1.34.2

@@ -52,13 +52,32 @@ class Runner:
         self.env = env or {}
 
 
+def keras_of(a, name):
+    """Which Keras a Python peer runs on: 2 (tf-keras, TF_USE_LEGACY_KERAS=1, the .h5
+    model) for the names in --keras2, else 3 (TensorFlow 2.21's own, the .keras model)."""
+    return 2 if name in a.keras2 else 3
+
+
+def py_env(a, name, **extra):
+    legacy = keras_of(a, name) == 2
+    return {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": "",
+            "TF_USE_LEGACY_KERAS": "1" if legacy else "0", **extra}
+
+
+def model_of(a, name):
+    return a.tf_keras_model if keras_of(a, name) == 2 else a.keras_model
+
+
+def keras_label(a, name):
+    return " [tf-keras]" if keras_of(a, name) == 2 else " [Keras 3]"
+
+
 def make_runners(a):
     runners = []
     py = sys.executable
-    model = a.keras_model
-    py_env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ""}
 
-    def py_argv(script, extra=()):
+    def py_argv(script, name, extra=()):
+        model = model_of(a, name)
         return lambda images, k, out: [py, os.path.join(HERE, script), *extra,
                                        "--model", model, "--top-k", str(k),
                                        "--batch-size", str(a.py_batch), "--out", out, *images]
@@ -76,27 +95,27 @@ def make_runners(a):
                         a.go_bin, "explain", "-q", "--model", a.saved_model, "--top-k", str(k),
                         "-o", out, *extra, *images]))
         elif peer == "ke":
-            env = dict(py_env, PYTHONPATH=a.ke_src or "")
-            runners.append(Runner("ke", "keras-explainable ke.gradients", "python",
-                                  py_argv("peer_ke.py", ["--impl", "ke"]), env))
+            runners.append(Runner("ke", "keras-explainable ke.gradients" + keras_label(a, peer),
+                                  "python", py_argv("peer_ke.py", peer, ["--impl", "ke"]),
+                                  py_env(a, peer, PYTHONPATH=a.ke_src or "")))
         elif peer == "tfkv":
-            runners.append(Runner("tfkv", "tf-keras-vis Saliency", "python",
-                                  py_argv("peer_tfkv.py"), py_env))
+            runners.append(Runner("tfkv", "tf-keras-vis Saliency" + keras_label(a, peer),
+                                  "python", py_argv("peer_tfkv.py", peer), py_env(a, peer)))
         elif peer == "pair":
-            runners.append(Runner("pair", "PAIR saliency GradientSaliency", "python",
-                                  py_argv("peer_pair.py"), py_env))
+            runners.append(Runner("pair", "PAIR saliency GradientSaliency" + keras_label(a, peer),
+                                  "python", py_argv("peer_pair.py", peer), py_env(a, peer)))
         else:
             sys.exit(f"bench.py: unknown peer {peer!r} (want go, ke, tfkv, pair)")
     return runners
 
 
 def use_faithful(runner, a, why):
-    runner.label = "ke_faithful.py (batch_jacobian, ke semantics)"
+    runner.label = "ke_faithful.py (batch_jacobian, ke semantics)" + keras_label(a, "ke")
     runner.argv = (lambda images, k, out: [
         sys.executable, os.path.join(HERE, "peer_ke.py"), "--impl", "faithful",
-        "--model", a.keras_model, "--top-k", str(k), "--batch-size", str(a.py_batch),
+        "--model", model_of(a, "ke"), "--top-k", str(k), "--batch-size", str(a.py_batch),
         "--out", out, *images])
-    runner.env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ""}
+    runner.env = py_env(a, "ke")
     runner.faithful_reason = why
 
 
@@ -239,7 +258,9 @@ def machine():
     info["peak_assumption"] = f"single-precision, {fpc} FLOP/cycle/core ({why}), at the {'max' if fields.get('CPU max MHz') else 'nominal'} clock"
     info["peak_gflops"] = round(info["cores"] * info["ghz"] * fpc, 1) if info["ghz"] else None
     if info["vendor"] == "AuthenticAMD" and info["cpu_family"] == "25" and fpc == 64:
-        # Zen 4 decodes a 512-bit FMA into two 256-bit halves: 32 FLOP/cycle/core.
+        # Family 25 with avx512f is Zen 4 (Zen 3, also family 25, has no avx512f and
+        # gets the fma+avx2 rule above). Zen 4 decodes a 512-bit FMA into two 256-bit
+        # halves: 32 FLOP/cycle/core.
         info["peak_gflops_zen4"] = round(info["cores"] * info["ghz"] * 32, 1)
         info["peak_note"] = ("AMD family 25 (Zen 4) runs 512-bit FMAs as two 256-bit halves, "
                              "so its real single-precision peak is 32 FLOP/cycle/core, half of "
@@ -257,8 +278,8 @@ def versions(a):
     from importlib import metadata
 
     v = {}
-    for dist in ("tensorflow-cpu", "keras", "numpy", "pillow", "tf-keras-vis", "saliency",
-                 "scipy", "scikit-image"):
+    for dist in ("tensorflow-cpu", "keras", "tf-keras", "numpy", "pillow", "tf-keras-vis",
+                 "saliency", "scipy", "scikit-image"):
         try:
             v[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -300,6 +321,9 @@ def print_table(res):
           f"{res['load_average_start']}")
     print(f"model: {res['model']}; {res['images']} images of mixed sizes; median of "
           f"{res['runs']} runs; Python peers in batches of {res['py_batch']}")
+    if res.get("keras_of_runner"):
+        print("Keras of the Python peers: " + "; ".join(
+            f"{n}: {k}" for n, k in res["keras_of_runner"].items()))
     peak = m.get("peak_gflops")
     print(f"peak: {m['cores']} cores x {fmt(m['ghz'])} GHz x {m['flop_per_cycle_per_core']} "
           f"FLOP/cycle = {fmt(peak, '{:.0f}')} GFLOP/s ({m['peak_assumption']})")
@@ -363,7 +387,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images-dir", required=True)
     p.add_argument("--check-image", help="299x299 PNG for the agreement check")
-    p.add_argument("--keras-model", required=True)
+    p.add_argument("--keras-model", required=True, help="the Keras 3 model (.keras)")
+    p.add_argument("--tf-keras-model", required=True, help="the tf-keras (Keras 2) model (.h5)")
+    p.add_argument("--keras2", default="ke tfkv",
+                   help="Python peers that run on tf-keras (Keras 2); the others on Keras 3")
     p.add_argument("--saved-model", required=True)
     p.add_argument("--go-bin", required=True)
     p.add_argument("--ke-src", help="keras-explainable's src/ folder; empty: ke_faithful.py")
@@ -379,6 +406,7 @@ def main():
     p.add_argument("--no-check", action="store_true")
     a = p.parse_args()
     a.peers = a.peers.replace(",", " ").split()
+    a.keras2 = a.keras2.replace(",", " ").split()
     a.go_batch = [int(b) for b in a.go_batch.replace(",", " ").split()]
     ks = [int(k) for k in a.k.replace(",", " ").split()]
     images = sorted(glob.glob(os.path.join(a.images_dir, "*.jpg")))
@@ -404,7 +432,11 @@ def main():
                     f"Keras rebuild for Python; timings only, the maps show no object",
            "images": len(images), "runs": a.runs, "k": ks, "py_batch": a.py_batch,
            "go_batch": a.go_batch or "CLI default",
-           "gflop_per_image": {str(k): gflop_per_image(k) for k in ks}}
+           "gflop_per_image": {str(k): gflop_per_image(k) for k in ks},
+           "keras_of_runner": {r.name: ("tf-keras (Keras 2), " + os.path.basename(a.tf_keras_model)
+                                        if keras_of(a, r.name) == 2 else
+                                        "Keras 3, " + os.path.basename(a.keras_model))
+                               for r in runners if r.kind == "python"}}
 
     # 1. Agreement check: every runner on the 299x299 PNG and the first image, K=2.
     #    It also warms the page cache, and finds a keras-explainable that cannot run.
@@ -444,8 +476,9 @@ def main():
     if ke in runners:
         res["ke_impl"] = "faithful" if hasattr(ke, "faithful_reason") else "keras-explainable"
         if ke.kind == "python" and res["ke_impl"] == "keras-explainable":
-            notes.append("keras-explainable ran from its own source, unmodified; ke_compat.py "
-                         "maps its keras.engine.* imports to Keras 2.15's keras.src.* at run time")
+            notes.append("keras-explainable ran from its own source, unmodified, on tf-keras "
+                         "(Keras 2); ke_compat.py answers its keras / keras.engine.* imports "
+                         "with tf_keras / tf_keras.src.* at run time")
 
     # 2. Throughput: all images, each K, runners interleaved, --runs repetitions.
     samples = {}

@@ -6,9 +6,11 @@ ke.gradients is Gradient Backprop through GradientTape.batch_jacobian, |.|, mean
 channels, min-max per map (filters.normalize), no resizing; the maps come back as
 [N, 299, 299, K] and are resized to each image here, as the other peers do.
 
---impl ke imports keras_explainable (its source must be on PYTHONPATH; it is not on
-PyPI, and the benchmark never copies it) through ke_compat, which maps its old
-keras.engine.* imports onto Keras 2.15's keras.src.* at run time.
+It is a Keras 2 library, so this runs on tf-keras (bench.py sets TF_USE_LEGACY_KERAS=1
+and passes the .h5 model). --impl ke imports keras_explainable (its source must be on
+PYTHONPATH; it is not on PyPI, and the benchmark never copies it) through ke_compat,
+which answers its `keras` and old keras.engine.* imports with tf-keras's tf_keras and
+tf_keras.src.* at run time.
 --impl faithful runs ke_faithful.gradients instead: the same semantics written
 from keras-explainable's documentation, for a machine without its source.
 """
@@ -25,7 +27,7 @@ import common  # noqa: E402
 
 
 def count_pfor_fallbacks():
-    """Counts pfor's 'Using a while_loop for converting OP' messages, which TF 2.15
+    """Counts pfor's 'Using a while_loop for converting OP' messages, which TensorFlow
     logs at DEBUG level (invisible by default), without printing any other log."""
     import logging
     from collections import Counter

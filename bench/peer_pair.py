@@ -9,6 +9,9 @@ once per image and unit. Like for like with the Go CLI, the mask is reduced with
 the channel mean of |g| and min-max normalised by the shared code, instead of
 saliency.VisualizeImageGrayscale (sum of |g| over channels, clipped at the 99th
 percentile), which the README uses for display.
+
+saliency.core imports no Keras; the model is called only in call_model_function,
+so this runs on TensorFlow 2.21's own Keras 3 (bench.py passes the .keras model).
 """
 
 import os

@@ -9,6 +9,10 @@ Like for like with the Go CLI: Saliency's default reduces channels with max of |
 normalize_map=False (its gradient_modifier stays the default abs), and the channel
 mean of |g| is min-max normalised by the shared code, as keras-explainable and the
 Go CLI do.
+
+It runs on tf-keras (Keras 2: bench.py sets TF_USE_LEGACY_KERAS=1 and passes the .h5
+model): 0.8.7, the last release on PyPI, was written for tf.keras = Keras 2. Its
+Saliency also runs on Keras 3 (BENCH_KERAS2=ke).
 """
 
 import os

@@ -6,13 +6,19 @@
       --check-out also writes check_299x299.png, for the agreement check.
 
   prepare.py model --saved-model models/xception --out build/bench/model/xception.keras
+                   [--out-tf-keras build/bench/model/xception.h5]
       Rebuilds the exported classifier as a Keras model for the Python peers, the
-      way models/export.py builds it (tf.keras.utils.set_random_seed(1312), then
-      tf.keras.applications.Xception(weights=None, classifier_activation=None)),
+      way models/export.py builds it (Keras 3: keras.utils.set_random_seed(1312),
+      then keras.applications.Xception(weights=None, classifier_activation=None)),
       with the preprocessing x / 127.5 - 1 as a Rescaling layer in front, so that
-      every peer computes the function of the SavedModel the Go CLI runs. It then
-      checks that the Keras model's logits equal the SavedModel's serving_default on
-      two images and refuses to write the file if they do not.
+      every peer computes the function of the SavedModel the Go CLI runs, and saves
+      it in Keras 3's format (--out) for the peers that run on Keras 3.
+      --out-tf-keras also writes the same network as a tf-keras (Keras 2) model in
+      HDF5, for the peers that run on tf-keras: a tf-keras Xception into which the
+      Keras 3 model's weights are copied layer by layer, by name (Keras 2 and 3 do
+      not draw the same initial weights from the same seed).
+      Each model's logits are checked against the SavedModel's serving_default on two
+      images, and no file is written unless they agree.
 """
 
 import argparse
@@ -20,8 +26,11 @@ import glob
 import json
 import os
 import sys
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The rebuild must be Keras 3's, as the exporter's: tf.keras must not be tf-keras here.
+os.environ.pop("TF_USE_LEGACY_KERAS", None)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -68,33 +77,65 @@ def make_check(out, sources):
 
 
 def build_keras(manifest):
-    """The exported classifier as a Keras model taking raw 0..255 RGB."""
-    import tensorflow as tf
+    """The exported classifier as a Keras 3 model taking raw 0..255 RGB."""
+    import keras
 
     if manifest.get("architecture") != "keras.applications.Xception":
         sys.exit(f"prepare.py: can rebuild only keras.applications.Xception, "
                  f"not {manifest.get('architecture')}")
     seed = manifest.get("seed") or 1312
-    tf.keras.utils.set_random_seed(seed)
-    base = tf.keras.applications.Xception(weights=None, classifier_activation=None)
-    inputs = tf.keras.Input((299, 299, 3), name="images")
-    x = tf.keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(inputs)
-    return tf.keras.Model(inputs, base(x, training=False), name="bench_xception"), base
+    keras.utils.set_random_seed(seed)
+    base = keras.applications.Xception(weights=None, classifier_activation=None)
+    inputs = keras.Input((299, 299, 3), name="images")
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(inputs)
+    return keras.Model(inputs, base(x, training=False), name="bench_xception"), base
 
 
-def copy_weights(base, saved):
-    """Copies the SavedModel's variables into base by name (for weights that a seed
+def build_tf_keras(base3):
+    """The same network in tf-keras (Keras 2), with base3's weights copied in by layer
+    name (the layer names are keras.applications' own, the same in both)."""
+    import tf_keras
+
+    base = tf_keras.applications.Xception(weights=None, classifier_activation=None)
+    src = {layer.name: layer for layer in base3.layers}
+    copied = 0
+    for layer in base.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in src:
+            sys.exit(f"prepare.py: the Keras 3 Xception has no layer {layer.name!r}")
+        values = src[layer.name].get_weights()
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if [tuple(v.shape) for v in values] != shapes:
+            sys.exit(f"prepare.py: layer {layer.name!r}: weight shapes differ between "
+                     f"Keras 3 and tf-keras")
+        layer.set_weights(values)
+        copied += len(values)
+    if copied != len(base3.weights):
+        sys.exit(f"prepare.py: copied {copied} of the Keras 3 model's "
+                 f"{len(base3.weights)} weights into tf-keras")
+    inputs = tf_keras.Input((299, 299, 3), name="images")
+    x = tf_keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(inputs)
+    return tf_keras.Model(inputs, base(x, training=False), name="bench_xception")
+
+
+def copy_weights(base, serve):
+    """Copies the variables that the SavedModel's logits signature captures into base
+    (a Keras 3 model) by path, e.g. block1_conv1/kernel (for weights that a seed
     cannot rebuild: --weights imagenet or a file)."""
-    by_name = {v.name: v for v in saved.model.variables}
-    missing = [w.name for w in base.weights if w.name not in by_name]
+    by_name = {}
+    for v in serve.variables:
+        name = v.name[:-2] if v.name.endswith(":0") else v.name
+        by_name.setdefault(name, v)
+    missing = [w.path for w in base.weights if w.path not in by_name]
     if missing:
         sys.exit(f"prepare.py: the SavedModel lacks {len(missing)} of the Keras "
                  f"model's variables, e.g. {missing[:3]}")
     for w in base.weights:
-        w.assign(by_name[w.name])
+        w.assign(by_name[w.path])
 
 
-def make_model(saved_dir, out):
+def make_model(saved_dir, out, out_tf_keras=None):
     import numpy as np
     import tensorflow as tf
 
@@ -102,36 +143,67 @@ def make_model(saved_dir, out):
         manifest = json.load(f)
     model, base = build_keras(manifest)
     saved = tf.saved_model.load(saved_dir)
-    serve = saved.signatures["serving_default"]
+    sig = manifest.get("signatures", {}).get("logits", {})
+    serve = saved.signatures[sig.get("name", "serving_default")]
+    in_name = sig.get("inputs", {}).get("images", "images")
+    out_name = sig.get("outputs", {}).get("logits", "logits")
 
     rng = np.random.default_rng(7)
     x = rng.uniform(0, 255, size=(2, 299, 299, 3)).astype("float32")
-    want = serve(images=tf.constant(x))["logits"].numpy()
+    want = serve(**{in_name: tf.constant(x)})[out_name].numpy()
 
-    def diff():
-        got = model(x, training=False).numpy()
+    def diff(m):
+        got = np.asarray(m(x, training=False))
         return float(np.max(np.abs(got - want)) / (np.max(np.abs(want)) + 1e-12))
 
-    rel = diff()
+    rel = diff(model)
     how = f"seed {manifest.get('seed')}"
     if rel > 1e-4:
-        copy_weights(base, saved)
-        rel = diff()
+        copy_weights(base, serve)
+        rel = diff(model)
         how = "variables copied from the SavedModel"
     if rel > 1e-4:
         sys.exit(f"prepare.py: the Keras rebuild differs from {saved_dir}: "
                  f"max relative logit difference {rel:.3g}")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = out + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, out)
+    outputs = [(out, model)]
+    rel2 = None
+    if out_tf_keras:
+        model2 = build_tf_keras(base)
+        rel2 = diff(model2)
+        if rel2 > 1e-4:
+            sys.exit(f"prepare.py: the tf-keras copy differs from {saved_dir}: "
+                     f"max relative logit difference {rel2:.3g}")
+        outputs.append((out_tf_keras, model2))
+    for path, m in outputs:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        ext = os.path.splitext(path)[1]
+        tmp = path + ".tmp" + ext  # Keras picks the format from the extension
+        with warnings.catch_warnings():
+            # tf-keras calls HDF5 legacy; it is the format that is unambiguously Keras 2's.
+            warnings.simplefilter("ignore", UserWarning)
+            m.save(tmp)
+        os.replace(tmp, path)
+    import keras
+
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
+    if out_tf_keras:
+        import tf_keras
+
+        versions["tf-keras"] = tf_keras.__version__
     info = {"saved_model": os.path.abspath(saved_dir), "weights": manifest.get("weights"),
-            "seed": manifest.get("seed"), "rebuilt_by": how,
-            "max_rel_logit_diff": rel, "tensorflow": tf.__version__}
+            "seed": manifest.get("seed"), "rebuilt_by": how, "keras_file": out,
+            "max_rel_logit_diff": rel, **versions}
+    if out_tf_keras:
+        info.update({"tf_keras_file": out_tf_keras,
+                     "tf_keras_weights": "copied from the Keras 3 rebuild, layer by layer",
+                     "tf_keras_max_rel_logit_diff": rel2})
     with open(out + ".json", "w") as f:
         json.dump(info, f, indent=1)
-    print(f"prepare.py: Keras model in {out} ({how}; logits match the SavedModel "
+    print(f"prepare.py: Keras 3 model in {out} ({how}; logits match the SavedModel "
           f"to {rel:.2g} relative)")
+    if out_tf_keras:
+        print(f"prepare.py: tf-keras model in {out_tf_keras} (weights copied from it; "
+              f"logits match the SavedModel to {rel2:.2g} relative)")
 
 
 def main():
@@ -144,7 +216,8 @@ def main():
     pi.add_argument("--sources", default=os.path.join(ROOT, "testdata"))
     pm = sub.add_parser("model")
     pm.add_argument("--saved-model", required=True)
-    pm.add_argument("--out", required=True)
+    pm.add_argument("--out", required=True, help="the Keras 3 model (.keras)")
+    pm.add_argument("--out-tf-keras", help="also write the tf-keras (Keras 2) model (.h5)")
     args = p.parse_args()
     if args.what == "images":
         sources = sorted(glob.glob(os.path.join(args.sources, "*.jpg")))
@@ -152,7 +225,7 @@ def main():
         if args.check_out:
             make_check(args.check_out, sources)
     else:
-        make_model(args.saved_model, args.out)
+        make_model(args.saved_model, args.out, args.out_tf_keras)
 
 
 if __name__ == "__main__":

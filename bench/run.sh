@@ -6,6 +6,8 @@
 #   BENCH_RUNS=3           repetitions of each figure (the median is reported)
 #   BENCH_K="1 5"          the K values (top-K units per image)
 #   BENCH_PEERS="go ke tfkv pair"
+#   BENCH_KERAS2="ke tfkv" Python peers run on tf-keras (Keras 2, TF_USE_LEGACY_KERAS=1);
+#                          the others on TensorFlow's Keras 3. ke needs Keras 2.
 #   BENCH_GO_BATCH=""      Go -b values, e.g. "8 32" (one row each); empty: CLI default
 #   BENCH_PY_BATCH=8       batch size of the Python peers
 #   BENCH_LATENCY=all      single-image latency for: all, none, or runner names
@@ -25,6 +27,7 @@ BENCH_IMAGES=${BENCH_IMAGES:-64}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_K=${BENCH_K:-1 5}
 BENCH_PEERS=${BENCH_PEERS:-go ke tfkv pair}
+BENCH_KERAS2=${BENCH_KERAS2-ke tfkv}
 BENCH_GO_BATCH=${BENCH_GO_BATCH:-}
 BENCH_PY_BATCH=${BENCH_PY_BATCH:-8}
 BENCH_LATENCY=${BENCH_LATENCY:-all}
@@ -40,8 +43,9 @@ say() { echo "bench: $*" >&2; }
 [[ -f $MODEL/saliency.json ]] || make -C "$ROOT" models
 [[ -x $PRODUCT_VENV/bin/python ]] || { say "$PRODUCT_VENV is missing: run make setup"; exit 1; }
 
-# The bench venv: the product's packages through a .pth file, plus the peers, installed
-# with --no-deps so that nothing can replace .venv's tensorflow or numpy.
+# The bench venv: the product's packages through a .pth file, plus the peers and
+# tf-keras, installed with --no-deps so that nothing can replace .venv's tensorflow,
+# keras or numpy.
 if [[ ! -f $VENV/.stamp || $BENCH/requirements.txt -nt $VENV/.stamp ]]; then
     say "creating $VENV"
     rm -rf "$VENV"
@@ -51,14 +55,14 @@ if [[ ! -f $VENV/.stamp || $BENCH/requirements.txt -nt $VENV/.stamp ]]; then
     BENCH_SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     echo "$PRODUCT_SITE" > "$BENCH_SITE/_saliency_product_venv.pth"
     "$VENV/bin/python" -m pip install -q --no-deps -r "$BENCH/requirements.txt"
-    # tensorflow and numpy must come from .venv, the peers from the bench venv.
+    # tensorflow, keras and numpy must come from .venv, the peers from the bench venv.
     "$VENV/bin/python" - "$PRODUCT_SITE" <<'PY'
 import importlib.util, sys
 site = sys.argv[1]
-for mod in ("tensorflow", "numpy"):
+for mod in ("tensorflow", "numpy", "keras"):
     origin = importlib.util.find_spec(mod).origin
     assert origin.startswith(site), f"{mod} comes from {origin}, not {site}"
-for mod in ("tf_keras_vis", "saliency", "scipy", "skimage"):
+for mod in ("tf_keras", "tf_keras_vis", "saliency", "scipy", "skimage"):
     assert importlib.util.find_spec(mod) is not None, f"{mod} is not installed"
 PY
     touch "$VENV/.stamp"
@@ -107,17 +111,22 @@ if [[ ! -f $WORK/images/.count || $(cat "$WORK/images/.count") != "$BENCH_IMAGES
     echo "$BENCH_IMAGES" > "$WORK/images/.count"
 fi
 
-# The Keras rebuild of the exported model, remade when the export is newer.
+# The Keras rebuild of the exported model (Keras 3, and its tf-keras copy for the
+# Keras 2 peers), remade when the export is newer.
 KERAS_MODEL=$WORK/model/xception.keras
-if [[ ! -f $KERAS_MODEL || $MODEL/saved_model.pb -nt $KERAS_MODEL ]]; then
-    "$PY" "$BENCH/prepare.py" model --saved-model "$MODEL" --out "$KERAS_MODEL"
+TF_KERAS_MODEL=$WORK/model/xception.h5
+if [[ ! -f $KERAS_MODEL || ! -f $TF_KERAS_MODEL || $MODEL/saved_model.pb -nt $KERAS_MODEL
+      || $MODEL/saved_model.pb -nt $TF_KERAS_MODEL ]]; then
+    "$PY" "$BENCH/prepare.py" model --saved-model "$MODEL" --out "$KERAS_MODEL" \
+        --out-tf-keras "$TF_KERAS_MODEL"
 fi
 
 CHECK_FLAG=()
 [[ $BENCH_CHECK == 0 ]] && CHECK_FLAG=(--no-check)
 exec "$PY" "$BENCH/bench.py" "${CHECK_FLAG[@]}" \
     --images-dir "$WORK/images" --check-image "$WORK/check/check_299x299.png" \
-    --keras-model "$KERAS_MODEL" --saved-model "$MODEL" --go-bin "$SALIENCY" \
+    --keras-model "$KERAS_MODEL" --tf-keras-model "$TF_KERAS_MODEL" --keras2 "$BENCH_KERAS2" \
+    --saved-model "$MODEL" --go-bin "$SALIENCY" \
     --ke-src "$KE_PATH" --ke-version "$KE_VERSION" \
     --runs "$BENCH_RUNS" --k "$BENCH_K" --peers "$BENCH_PEERS" \
     --go-batch "$BENCH_GO_BATCH" --py-batch "$BENCH_PY_BATCH" \

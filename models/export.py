@@ -1,193 +1,326 @@
-"""Exports a Keras image classifier as a SavedModel that `saliency` can explain.
+#!/usr/bin/env python3
+"""Exports an image classifier as a SavedModel that `saliency` can explain.
 
-The SavedModel carries two signatures and a manifest beside them, so the Go side
-needs no model-specific code:
+The classifier is a Keras application (--app), a whole Keras model file (--keras)
+or someone else's SavedModel (--savedmodel). The export carries these signatures
+and a manifest beside them, saliency.json, so the Go side needs no model-specific
+code (H, W: the model's input size; pixels are raw RGB 0..255, the model's own
+preprocessing is inside the graph):
 
-  serving_default   images float32 [N, H, W, 3], raw RGB 0..255
-                    -> logits float32 [N, classes]
-  gradients         images float32 [N, H, W, 3], units int32 [N, K]
-                    -> logits float32 [N, K], the selected logits
+  serving_default   images float32 [N, H, W, 3] -> logits float32 [N, classes]
+  gradients         images, units int32 [N, K]
+                    -> logits [N, K], the selected logits
                     -> gradients float32 [N, K, H, W, 3], d logit / d pixel
-  top1              images float32 [N, H, W, 3]
+  top1              images
                     -> units int32 [N, 1], each image's highest logit (ties: lower
                        index, as tf.math.top_k)
-                    -> logits float32 [N, 1], gradients float32 [N, 1, H, W, 3]
+                    -> logits [N, 1], gradients [N, 1, H, W, 3]
                     (one forward pass serves both the choice of the unit and its
                     gradient: a third cheaper than serving_default + gradients)
-  gradcam           images float32 [N, H, W, 3], units int32 [N, K]
-                    -> logits float32 [N, K], the selected logits
-                    -> activations float32 [N, h, w, C] of the last convolutional
-                       block (the layer feeding global average pooling; the
-                       manifest names it)
-                    -> gradients float32 [N, K, h, w, C], d logit / d activation
-                    (Grad-CAM, Selvaraju et al. 2017; the weighting, ReLU and
-                    upsampling are done by the Go side)
+  gradcam           images, units
+                    -> logits [N, K]
+                    -> activations [N, h, w, C] of the CAM layer (by default the
+                       layer feeding the global pooling; the manifest names it)
+                    -> gradients [N, K, h, w, C], d logit / d activation
+                    (Grad-CAM, Selvaraju et al. 2017; weighting, ReLU and
+                    upsampling are done by the Go side; not for --savedmodel,
+                    whose layers are out of reach)
 
-The gradient signature repeats each image K times and differentiates the sum of
-the selected logits once: each row of the sum depends only on its own copy, so the
+The gradient signatures repeat each image K times and differentiate the sum of the
+selected logits once: each row of the sum depends only on its own copy, so the
 gradient of the sum with respect to a copy is the gradient of that copy's logit.
-This gives the same Jacobian rows as GradientTape.batch_jacobian without its pfor
-fallback, which on Xception runs the depthwise-convolution gradient as a sequential
-while_loop.
+This gives the Jacobian rows without GradientTape.batch_jacobian's pfor fallback,
+which on Xception runs the depthwise-convolution gradient as a sequential loop.
 
-Usage:
-  python models/export.py --weights none --out models/xception
-  python models/export.py --weights imagenet --out models/xception
-  python models/export.py --weights path/to/weights.h5 --out models/xception
+A model that ends in a softmax is exported on its logits (the softmax is removed);
+where that is impossible (a SavedModel), on its log-probabilities. Before the
+folder appears the export is loaded back and checked against the model on random
+images; any refusal leaves nothing behind.
+
+models/classifiers.py turns what the user has into what gets exported (a Net:
+the logits and Grad-CAM activations as functions of raw images); this file
+builds the signatures from it, checks and writes them, and holds the command line.
+
+Usage (see --help and models/README.md):
+  models/export.py --weights none --out models/xception
+  models/export.py --app resnet50 --weights imagenet --out models/resnet50
+  models/export.py --keras my.keras --labels names.txt --out models/mine
+  models/export.py --savedmodel exported/ --out models/theirs
 """
 
 import argparse
+import collections
 import hashlib
-import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
+import time
 
 MANIFEST = "saliency.json"
 MANIFEST_VERSION = 1
+DEFAULT_SEED = 1312
+CHECK_RTOL = 1e-4         # logits: of the largest |logit|
+CHECK_GRAD_RTOL = 1e-3    # gradients from two different graphs: of the largest |gradient|
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:  # imported by path rather than as models/'s script or module
+    sys.path.insert(0, HERE)
+from classifiers import (  # noqa: E402
+    APPS, PREPROCESS, Refusal, app_name, build_app, choose_labels, first_line, keras_net,
+    preprocess_mode, savedmodel_net,
+    xception_preprocess,  # noqa: F401  (models/fashion.py uses export.xception_preprocess)
+)
 
 
-def imagenet_labels():
-    """ImageNet-1k class ids and names in Keras' class order.
+# ---------------------------------------------------------------- signatures
 
-    Keras fetches its class index from the network at run time; timm's wheel ships
-    the same 1000 WordNet ids (sorted, which is Keras' order) with their lemmas.
-    """
-    spec = importlib.util.find_spec("timm")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("export.py: the timm package (installed by `make setup`, without "
-                 "its dependencies) is needed for the ImageNet label names")
-    info = os.path.join(spec.submodule_search_locations[0], "data", "_info")
-    with open(os.path.join(info, "imagenet_synsets.txt")) as f:
-        synsets = [line.strip() for line in f if line.strip()]
-    lemmas = {}
-    with open(os.path.join(info, "imagenet_synset_to_lemma.txt")) as f:
-        for line in f:
-            wnid, _, lemma = line.rstrip("\n").partition("\t")
-            lemmas[wnid] = lemma
-    if len(synsets) != 1000:
-        sys.exit(f"export.py: expected 1000 ImageNet synsets, found {len(synsets)}")
-    names = [lemmas[w].split(",")[0].strip() for w in synsets]
-    return synsets, names
+def gradient(tape, target, source, what):
+    g = tape.gradient(target, source)
+    if g is None:
+        raise Refusal(f"the logits do not depend on the {what}")
+    return g
 
 
-def build_xception(weights, seed):
+def serve_fn(net):
+    def serve(images):
+        return {"logits": net.logits(images)}
+    return serve
+
+
+def gradients_fn(net):
     import tensorflow as tf
 
-    if weights == "none":
-        tf.keras.utils.set_random_seed(seed)
-        model = tf.keras.applications.Xception(weights=None, classifier_activation=None)
-    elif weights == "imagenet":
-        model = tf.keras.applications.Xception(weights="imagenet", classifier_activation=None)
-    else:
-        model = tf.keras.applications.Xception(weights=None, classifier_activation=None)
-        model.load_weights(weights)
-    return model
+    def gradients(images, units):
+        n, k = tf.shape(units)[0], tf.shape(units)[1]
+        tiled = tf.repeat(images, k, axis=0)
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(tiled)
+            picked = tf.gather(net.logits(tiled), tf.reshape(units, [-1]), batch_dims=1)
+            total = tf.reduce_sum(picked)
+        grads = gradient(tape, total, tiled, "images")
+        return {"logits": tf.reshape(picked, [n, k]),
+                "gradients": tf.reshape(grads, [n, k, net.height, net.width, 3])}
+    return gradients
 
 
-def last_conv_layer(model):
-    """The layer whose output the model's global average pooling reads: the last
-    convolutional block, where Grad-CAM looks (block14_sepconv2_act in Xception)."""
+def top1_fn(net):
     import tensorflow as tf
 
-    pools = [l for l in model.layers if isinstance(l, tf.keras.layers.GlobalAveragePooling2D)]
-    if len(pools) != 1:
-        raise ValueError(f"{model.name}: want one GlobalAveragePooling2D layer, found {len(pools)}")
-    return pools[0].input._keras_history.layer
+    def top1(images):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(images)
+            logits = net.logits(images)
+            top = tf.math.top_k(logits, 1).indices
+            picked = tf.gather(logits, top, batch_dims=1)
+            total = tf.reduce_sum(picked)
+        grads = gradient(tape, total, images, "images")
+        return {"units": top, "logits": picked, "gradients": grads[:, None]}
+    return top1
 
 
-class Explainable:
-    """Wraps a Keras classifier with the signatures saliency calls."""
+def gradcam_fn(net):
+    import tensorflow as tf
 
-    def __init__(self, model, preprocess):
-        import tensorflow as tf
+    if net.features is None:
+        return None
 
-        self.module = tf.Module()
-        self.module.model = model
-        self.cam_layer = last_conv_layer(model)
-        features = tf.keras.Model(model.inputs, [self.cam_layer.output, model.output])
-        self.module.features = features
-        _, h, w, c = model.input_shape
-        images = tf.TensorSpec([None, h, w, c], tf.float32, name="images")
-        units = tf.TensorSpec([None, None], tf.int32, name="units")
-
-        @tf.function(input_signature=[images])
-        def serve(images):
-            return {"logits": model(preprocess(images), training=False)}
-
-        @tf.function(input_signature=[images, units])
-        def gradients(images, units):
-            n, k = tf.shape(units)[0], tf.shape(units)[1]
-            tiled = tf.repeat(images, k, axis=0)
-            flat_units = tf.reshape(units, [-1])
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(tiled)
-                logits = model(preprocess(tiled), training=False)
-                picked = tf.gather(logits, flat_units, batch_dims=1)
-                total = tf.reduce_sum(picked)
-            grads = tape.gradient(total, tiled)
-            return {
-                "logits": tf.reshape(picked, [n, k]),
-                "gradients": tf.reshape(grads, [n, k, h, w, c]),
-            }
-
-        @tf.function(input_signature=[images])
-        def top1(images):
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(images)
-                logits = model(preprocess(images), training=False)
-                top = tf.math.top_k(logits, 1).indices
-                picked = tf.gather(logits, top, batch_dims=1)
-                total = tf.reduce_sum(picked)
-            grads = tape.gradient(total, images)
-            return {"units": top, "logits": picked, "gradients": grads[:, None]}
-
-        @tf.function(input_signature=[images, units])
-        def gradcam(images, units):
-            n, k = tf.shape(units)[0], tf.shape(units)[1]
-            tiled = tf.repeat(images, k, axis=0)
-            flat_units = tf.reshape(units, [-1])
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(tiled)
-                acts, logits = features(preprocess(tiled), training=False)
-                picked = tf.gather(logits, flat_units, batch_dims=1)
-                total = tf.reduce_sum(picked)
-            grads = tape.gradient(total, acts)
-            shape = tf.shape(acts)[1:]
-            return {
-                "logits": tf.reshape(picked, [n, k]),
+    def gradcam(images, units):
+        n, k = tf.shape(units)[0], tf.shape(units)[1]
+        tiled = tf.repeat(images, k, axis=0)
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(tiled)
+            acts, logits = net.features(tiled)
+            picked = tf.gather(logits, tf.reshape(units, [-1]), batch_dims=1)
+            total = tf.reduce_sum(picked)
+        grads = gradient(tape, total, acts, f"CAM layer {net.cam['layer']!r}")
+        return {"logits": tf.reshape(picked, [n, k]),
                 "activations": acts[::k],
-                "gradients": tf.reshape(grads, tf.concat([[n, k], shape], 0)),
-            }
-
-        self.module.serve = serve
-        self.module.gradients = gradients
-        self.module.gradcam = gradcam
-        self.module.top1 = top1
-        self.signatures = {"serving_default": serve, "gradients": gradients, "gradcam": gradcam,
-                           "top1": top1}
-        self.input_shape = (h, w, c)
+                "gradients": tf.reshape(grads, tf.concat([[n, k], tf.shape(acts)[1:]], 0))}
+    return gradcam
 
 
-def xception_preprocess(x):
-    # keras.applications.xception.preprocess_input, mode "tf": scale to [-1, 1].
-    return x / 127.5 - 1.0
+Role = collections.namedtuple("Role", "role signature inputs outputs build")
+ROLES = (  # the manifest's signature roles; build(net) -> the function, or None
+    Role("logits", "serving_default", ("images",), ("logits",), serve_fn),
+    Role("gradients", "gradients", ("images", "units"), ("logits", "gradients"), gradients_fn),
+    Role("top1", "top1", ("images",), ("units", "logits", "gradients"), top1_fn),
+    Role("gradcam", "gradcam", ("images", "units"), ("logits", "activations", "gradients"), gradcam_fn),
+)
 
 
-def export(model, preprocess, preprocess_doc, labels, label_ids, out, meta, write_extra=None):
-    """Saves model with its signatures and the manifest into out, atomically;
-    write_extra(folder), when given, adds files to the folder before it appears."""
+def endpoint(body, inputs):
+    """A thin function with the input names, calling the traced body.
+
+    ExportArchive traces each endpoint twice: once itself and again inside
+    tf.saved_model.save, whose save context is part of tf.function's cache key.
+    Tracing the real work once into body and registering this forwarder makes the
+    second trace a single call op (measured: a tenth of a DenseNet121 export's
+    tracing and writing; with the shared forward pass in keras_net, 35 s instead
+    of 57 s).
+    """
+    if inputs == ("images",):
+        return lambda images: body(images)
+    if inputs == ("images", "units"):
+        return lambda images, units: body(images, units)
+    raise ValueError(f"no endpoint for inputs {inputs}")
+
+
+def write_savedmodel(net, folder):
+    """Writes net's signatures into folder with keras.export.ExportArchive; returns
+    the roles written."""
+    import keras
     import tensorflow as tf
 
-    wrapped = Explainable(model, preprocess)
-    h, w, c = wrapped.input_shape
-    parent = os.path.dirname(os.path.abspath(out)) or "."
+    specs = {"images": tf.TensorSpec([None, net.height, net.width, 3], tf.float32, name="images"),
+             "units": tf.TensorSpec([None, None], tf.int32, name="units")}
+    archive = keras.export.ExportArchive()
+    for thing in net.track:
+        archive.track(thing)
+    roles = []
+    for role in ROLES:
+        fn = role.build(net)
+        if fn is None:
+            continue
+        signature = [specs[k] for k in role.inputs]
+        body = tf.function(fn, autograph=False).get_concrete_function(*signature)
+        archive.add_endpoint(role.signature, endpoint(body, role.inputs), input_signature=signature)
+        roles.append(role)
+    archive.write_out(folder, verbose=False)
+    return roles
+
+
+# ---------------------------------------------------------------- self-check
+
+def signature_section(loaded, roles, cam):
+    """The manifest's signatures, from the keys the written SavedModel really has."""
+    section = {}
+    for role in roles:
+        sig = loaded.signatures[role.signature]
+        inputs, outputs = set(sig.structured_input_signature[1]), set(sig.structured_outputs)
+        if inputs != set(role.inputs) or outputs != set(role.outputs):
+            raise RuntimeError(f"signature {role.signature} has inputs {sorted(inputs)} and outputs "
+                               f"{sorted(outputs)}, not {role.inputs} and {role.outputs}")
+        entry = {"name": role.signature, "inputs": {k: k for k in role.inputs if k in inputs},
+                 "outputs": {k: k for k in role.outputs if k in outputs}}
+        if role.role == "gradcam":
+            entry["layer"] = cam["layer"]
+        section[role.role] = entry
+    return section
+
+
+def close(what, got, want, rtol):
+    import numpy as np
+
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    if got.shape != want.shape:
+        raise Refusal(f"self-check failed: {what}: shape {got.shape}, want {want.shape}")
+    scale = np.abs(want).max()
+    diff = np.abs(got - want).max() if got.size else 0.0
+    if not np.isfinite(got).all() or not diff <= rtol * scale:
+        raise Refusal(f"self-check failed: {what} differ by {diff:.3g} "
+                      f"(largest |value| {scale:.3g}, allowed {rtol:g} of it)")
+
+
+def self_check(loaded, net, roles):
+    """Checks the written signatures against the model on net.check_images; returns
+    the CAM activations' [h, w, C] (or None)."""
+    import numpy as np
+
+    sig = {r.role: loaded.signatures[r.signature] for r in roles}
+    x, c, (h, w) = net.check_images, net.classes, (net.height, net.width)
+    logits = sig["logits"](images=x)["logits"].numpy()
+    for what, want, transform in net.checks:
+        got = logits
+        if transform == "softmax":
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            got = e / e.sum(axis=1, keepdims=True)
+        close(what, got, want, CHECK_RTOL)
+    # The gradient signatures on two of the images (each image costs a backward
+    # pass per unit): units [N, K] = [2, 2] still tell [n, k] from [k, n].
+    n = 2
+    top = logits[:n].argmax(axis=1)
+    units = np.stack([top, (top + 1 + np.arange(n)) % c], axis=1).astype(np.int32)
+    picked = np.take_along_axis(logits[:n], units, axis=1)
+    g = sig["gradients"](images=x[:n], units=units)
+    close("gradients' logits vs serving_default's", g["logits"], picked, CHECK_RTOL)
+    if tuple(g["gradients"].shape) != (n, 2, h, w, 3) or not np.isfinite(g["gradients"]).all():
+        raise Refusal(f"self-check failed: gradients shape {g['gradients'].shape} or not finite")
+    t = sig["top1"](images=x[:n])
+    tu, rows = t["units"].numpy()[:, 0], np.arange(n)
+    slack = CHECK_RTOL * np.abs(logits).max()
+    if tu.shape != (n,) or (logits[rows, tu] < logits[:n].max(axis=1) - slack).any():
+        raise Refusal(f"self-check failed: top1's units {tu.tolist()} are not the argmax {top.tolist()}")
+    close("top1's logits vs serving_default's", t["logits"][:, 0], logits[rows, tu], CHECK_RTOL)
+    same = tu == top
+    if same.any():
+        close("top1's gradients vs gradients'", t["gradients"].numpy()[same, 0],
+              g["gradients"].numpy()[same, 0], CHECK_GRAD_RTOL)
+    if "gradcam" not in sig:
+        return None
+    cam = sig["gradcam"](images=x[:1], units=units[:1])
+    close("gradcam's logits vs serving_default's", cam["logits"], picked[:1], CHECK_RTOL)
+    acts, grads = cam["activations"].numpy(), cam["gradients"].numpy()
+    if acts.ndim != 4 or acts.shape[0] != 1 or grads.shape != (1, 2) + acts.shape[1:]:
+        raise Refusal(f"self-check failed: gradcam activations {acts.shape}, gradients {grads.shape}")
+    return list(acts.shape[1:])
+
+
+# ---------------------------------------------------------------- export
+
+RESERVED = ("version", "name", "architecture", "weights", "seed", "tensorflow", "keras", "source",
+            "input", "output", "labels", "label_ids", "signatures", "gradcam")
+
+
+def export(model, preprocess, preprocess_doc, labels, label_ids, out, meta, write_extra=None,
+           cam_layer=None, size=None):
+    """Saves a Keras model with its signatures and the manifest into out, atomically.
+
+    preprocess: a function on 0..255 images (e.g. xception_preprocess), a mode name
+    ("none", "tf", "caffe", "torch") or None. meta: name, architecture, weights,
+    seed, optionally extra (more top-level manifest fields) and source (the
+    manifest's source; default {"kind": "model"}). write_extra(folder), when given,
+    adds files to the folder before it appears. Returns the manifest.
+    """
+    if preprocess is None or isinstance(preprocess, str):
+        mode = preprocess or "none"
+        preprocess = PREPROCESS[mode][0]
+    else:
+        mode = preprocess_mode(preprocess)
+    net = keras_net(model, preprocess, cam_layer, size)
+    source = meta.get("source") or {"kind": "model", "model": model.name,
+                                    "class": type(model).__name__}
+    return write(net, out, meta, source, mode, preprocess_doc, labels, label_ids, write_extra)
+
+
+def check_out(out):
+    """Refuses an --out that exists and is not an export (it would be replaced)."""
+    if os.path.lexists(out) and not (os.path.isdir(out) and (
+            os.path.isfile(os.path.join(out, MANIFEST)) or not os.listdir(out))):
+        raise Refusal(f"--out {out}: exists and is not an exported model (no {MANIFEST}); "
+                      "remove it or choose another folder")
+
+
+def write(net, out, meta, source, mode, preprocess_doc, labels, label_ids, write_extra=None):
+    import keras
+    import tensorflow as tf
+
+    if len(labels) != net.classes:
+        raise Refusal(f"{len(labels)} labels for {net.classes} classes")
+    if label_ids is not None and len(label_ids) != len(labels):
+        raise Refusal(f"{len(label_ids)} label ids for {len(labels)} labels")
+    check_out(out)
+    parent = os.path.dirname(os.path.abspath(out))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        tf.saved_model.save(wrapped.module, tmp, signatures=wrapped.signatures)
+        roles = write_savedmodel(net, tmp)
+        loaded = tf.saved_model.load(tmp)
+        signatures = signature_section(loaded, roles, net.cam)
+        cam_shape = self_check(loaded, net, roles)
+        del loaded
         manifest = {
             "version": MANIFEST_VERSION,
             "name": meta["name"],
@@ -195,43 +328,19 @@ def export(model, preprocess, preprocess_doc, labels, label_ids, out, meta, writ
             "weights": meta["weights"],
             "seed": meta.get("seed"),
             "tensorflow": tf.__version__,
-            "input": {
-                "height": h,
-                "width": w,
-                "channels": c,
-                "range": [0.0, 255.0],
-                "preprocessing": preprocess_doc,
-            },
-            "labels": labels,
-            "label_ids": label_ids,
-            "signatures": {
-                "logits": {
-                    "name": "serving_default",
-                    "inputs": {"images": "images"},
-                    "outputs": {"logits": "logits"},
-                },
-                "gradients": {
-                    "name": "gradients",
-                    "inputs": {"images": "images", "units": "units"},
-                    "outputs": {"logits": "logits", "gradients": "gradients"},
-                },
-                "top1": {
-                    "name": "top1",
-                    "inputs": {"images": "images"},
-                    "outputs": {"units": "units", "logits": "logits", "gradients": "gradients"},
-                },
-                "gradcam": {
-                    "name": "gradcam",
-                    "inputs": {"images": "images", "units": "units"},
-                    "outputs": {"logits": "logits", "activations": "activations",
-                                "gradients": "gradients"},
-                    "layer": wrapped.cam_layer.name,
-                },
-            },
+            "keras": keras.__version__,
+            "source": source,
+            "input": {"height": net.height, "width": net.width, "channels": 3,
+                      "range": [0.0, 255.0], "preprocessing": preprocess_doc, "preprocess": mode},
+            "output": net.output,
+            "labels": list(labels),
+            "label_ids": list(label_ids) if label_ids is not None else None,
+            "signatures": signatures,
+            "gradcam": (dict(net.cam, activations=cam_shape) if net.cam
+                        else {"unavailable": net.cam_unavailable}),
         }
-        # Optional extra top-level fields from the caller (a trained model's scores).
-        for key, value in meta.get("extra", {}).items():
-            if key in manifest:
+        for key, value in meta.get("extra", {}).items():  # e.g. a trained model's scores
+            if key in RESERVED:
                 raise ValueError(f"export: extra manifest field {key!r} is reserved")
             manifest[key] = value
         with open(os.path.join(tmp, MANIFEST), "w") as f:
@@ -240,40 +349,196 @@ def export(model, preprocess, preprocess_doc, labels, label_ids, out, meta, writ
         if write_extra:
             write_extra(tmp)
         os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from other users
-        if os.path.exists(out):
-            shutil.rmtree(out)
-        os.rename(tmp, out)
+        replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return manifest
+
+
+def replace(tmp, out):
+    """Renames tmp to out; an existing out is moved aside first and removed after."""
+    if not os.path.lexists(out):
+        os.rename(tmp, out)
+        return
+    old = tempfile.mkdtemp(prefix=".replaced-", dir=os.path.dirname(os.path.abspath(out)))
+    try:
+        os.rename(out, os.path.join(old, "model"))
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(os.path.join(old, "model"), out)
+            raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def sha256(path):
+    """The file's sha256, or a folder's: over its files' relative paths and contents."""
+    h = hashlib.sha256()
+    files = [path] if os.path.isfile(path) else sorted(
+        os.path.join(root, f) for root, _, names in os.walk(path) for f in names)
+    for name in files:
+        if name != path:
+            h.update(os.path.relpath(name, path).encode() + b"\0")
+        with open(name, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- command line
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"export.py: {message}\n")
+
+
+def parse_args(argv):
+    p = Parser(prog="export.py", description=__doc__.split("\n\n")[0],
+               epilog="Refusals and bad usage print one line and exit with status 2.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--app", metavar="NAME",
+                     help=f"a keras.applications model (default xception): {', '.join(APPS)}")
+    src.add_argument("--keras", metavar="FILE", help="a whole Keras model (.keras; legacy .h5)")
+    src.add_argument("--savedmodel", metavar="DIR", help="a classifier SavedModel (no Grad-CAM)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (replaced if an export)")
+    p.add_argument("--name", help="the model's name (default: the app's name or the file's stem)")
+    p.add_argument("--weights", default=None, metavar="none|imagenet|FILE",
+                   help="--app weights: random (seeded; the default), Keras' ImageNet download, "
+                        "or a file saved by model.save_weights (*.weights.h5; legacy .h5)")
+    p.add_argument("--seed", type=int, help=f"seed for --weights none (default {DEFAULT_SEED})")
+    p.add_argument("--preprocess", choices=list(PREPROCESS),
+                   help="preprocessing put in the graph (default: the app's; none for --keras, --savedmodel)")
+    p.add_argument("--labels", metavar="FILE", help="class names, one per line")
+    p.add_argument("--cam-layer", metavar="NAME", help="Grad-CAM layer (default: the layer feeding "
+                   "the global pooling, else the last 4-D layer)")
+    p.add_argument("--size", metavar="HxW", help="input height x width: for --app with weights "
+                   "none or a file, or a model whose input size is open")
+    p.add_argument("--alpha", type=float, help="width multiplier of the MobileNet apps")
+    p.add_argument("--signature", default=None, help="--savedmodel signature (default serving_default)")
+    p.add_argument("--output", default=None, metavar="KEY",
+                   help="--savedmodel output key (needed when the signature has several)")
+    a = p.parse_args(argv)
+
+    if a.keras is None and a.savedmodel is None:
+        a.app = app_name(a.app or "xception")
+        a.weights = a.weights or "none"
+        if a.weights not in ("none", "imagenet") and not os.path.isfile(a.weights):
+            raise Refusal(f"--weights {a.weights}: no such file")
+        if a.alpha is not None and not a.app.startswith("mobilenet"):
+            raise Refusal(f"--alpha: only for the MobileNet apps, not {a.app}")
+        if a.seed is not None and a.weights != "none":
+            raise Refusal("--seed: only with --weights none")
+        a.seed = DEFAULT_SEED if a.seed is None else a.seed
+    else:
+        given = [f for f, v in (("--weights", a.weights), ("--alpha", a.alpha), ("--seed", a.seed))
+                 if v is not None]
+        if given:
+            raise Refusal(f"{' and '.join(given)}: only with --app (the file holds its weights)")
+    if a.keras is not None and not os.path.isfile(a.keras):
+        raise Refusal(f"--keras {a.keras}: no such file" + (
+            " (a folder: a SavedModel? use --savedmodel)" if os.path.isdir(a.keras) else ""))
+    if a.savedmodel is not None and not os.path.isfile(os.path.join(a.savedmodel, "saved_model.pb")):
+        raise Refusal(f"--savedmodel {a.savedmodel}: no saved_model.pb there")
+    if a.savedmodel is None:
+        for flag, v in (("--signature", a.signature), ("--output", a.output)):
+            if v is not None:
+                raise Refusal(f"{flag}: only with --savedmodel")
+    elif a.cam_layer:
+        raise Refusal("--cam-layer: a SavedModel's layers are not reachable (no Grad-CAM for it)")
+    if a.labels and not os.path.isfile(a.labels):
+        raise Refusal(f"--labels {a.labels}: no such file")
+    if a.size:
+        m = re.fullmatch(r"(\d+)x(\d+)", a.size)
+        if not m or min(int(m[1]), int(m[2])) < 1:
+            raise Refusal(f"--size {a.size}: want HxW, e.g. 224x224")
+        a.size = (int(m[1]), int(m[2]))
+        if a.app and a.weights == "imagenet" and a.size != (APPS[a.app].size,) * 2:
+            raise Refusal(f"--size: {a.app} with imagenet weights is {APPS[a.app].size}x{APPS[a.app].size}")
+    check_out(a.out)
+    return a
+
+
+def from_app(a):
+    """(net, meta, source, preprocessing mode and text, weights phrase) for --app."""
+    app = APPS[a.app]
+    mode = a.preprocess or app.preprocess
+    model = build_app(a.app, a.weights, a.seed, a.size, a.alpha)
+    net = keras_net(model, PREPROCESS[mode][0], a.cam_layer)
+    weights, phrase = a.weights, f"{a.weights} weights"
+    source = {"kind": "app", "app": a.app, "class": f"keras.applications.{app.cls}",
+              "weights": a.weights}
+    if a.weights not in ("none", "imagenet"):
+        digest = sha256(a.weights)
+        weights, phrase = "file sha256:" + digest, "weights file"
+        source["weights"] = {"file": os.path.basename(a.weights), "sha256": digest}
+    if a.alpha is not None:
+        source["alpha"] = a.alpha
+    meta = {"name": a.name or a.app, "weights": weights,
+            "architecture": f"keras.applications.{app.cls}"
+                            + (f" (alpha {a.alpha:g})" if a.alpha is not None else ""),
+            "seed": a.seed if a.weights == "none" else None}
+    doc = app.inside if mode == "none" and app.inside else PREPROCESS[mode][1]
+    return net, meta, source, mode, doc, phrase
+
+
+def from_keras(a):
+    """The same for --keras."""
+    import keras
+
+    mode = a.preprocess or "none"
+    try:
+        model = keras.models.load_model(a.keras, compile=False)
+    except Exception as e:
+        hint = (" (a Keras 2 file: load it with tf-keras and save it as .keras, or export it "
+                "as a SavedModel and use --savedmodel)" if a.keras.endswith((".h5", ".hdf5")) else "")
+        raise Refusal(f"--keras {a.keras}: Keras {keras.__version__} cannot load it: "
+                      f"{first_line(e)}{hint}") from None
+    net = keras_net(model, PREPROCESS[mode][0], a.cam_layer, a.size)
+    digest, file = sha256(a.keras), os.path.basename(a.keras)
+    source = {"kind": "keras", "file": file, "sha256": digest, "model": model.name,
+              "class": type(model).__name__}
+    meta = {"name": a.name or file.split(".")[0], "weights": "file sha256:" + digest, "seed": None,
+            "architecture": f"Keras {type(model).__name__} {model.name!r} ({file})"}
+    return net, meta, source, mode, PREPROCESS[mode][1], "weights in the model file"
+
+
+def from_savedmodel(a):
+    """The same for --savedmodel."""
+    mode = a.preprocess or "none"
+    sig = a.signature or "serving_default"
+    net = savedmodel_net(a.savedmodel, sig, a.output, PREPROCESS[mode][0], a.size)
+    digest, folder = sha256(a.savedmodel), os.path.basename(os.path.normpath(a.savedmodel))
+    source = {"kind": "savedmodel", "dir": folder, "sha256": digest, "signature": sig,
+              "input": net.input_key, "output": net.output_key}
+    meta = {"name": a.name or folder, "weights": "SavedModel sha256:" + digest, "seed": None,
+            "architecture": f"SavedModel (signature {sig}, output {net.output_key})"}
+    return net, meta, source, mode, PREPROCESS[mode][1], "weights in the SavedModel"
+
+
+def run(a):
+    t0 = time.time()
+    build = from_keras if a.keras else from_savedmodel if a.savedmodel else from_app
+    net, meta, source, mode, doc, phrase = build(a)
+    labels, label_ids = choose_labels(net.classes, a.labels, imagenet=bool(a.app))
+    manifest = write(net, a.out, meta, source, mode, doc, labels, label_ids)
+    seed = f"seed {meta['seed']}, " if meta["seed"] is not None else ""
+    sigs = " ".join(s["name"] for s in manifest["signatures"].values())
+    print(f"exported {meta['name']} ({phrase}, {seed}{net.height}x{net.width}, "
+          f"{net.classes} classes, {net.output['kind']}, signatures: {sigs}) to {a.out} "
+          f"in {time.time() - t0:.0f} s")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", default="none",
-                        help="'none' (random, seeded), 'imagenet' (downloaded by Keras) or a .h5 file")
-    parser.add_argument("--seed", type=int, default=1312,
-                        help="seed of the random initialisation for --weights none")
-    parser.add_argument("--out", required=True, help="folder to write the SavedModel to")
-    parser.add_argument("--name", default="xception")
-    args = parser.parse_args(argv)
-
-    if args.weights not in ("none", "imagenet") and not os.path.isfile(args.weights):
-        parser.error(f"--weights {args.weights}: no such file")
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    label_ids, labels = imagenet_labels()
-    model = build_xception(args.weights, args.seed)
-    weights = args.weights
-    if weights not in ("none", "imagenet"):
-        with open(weights, "rb") as f:
-            weights = "file sha256:" + hashlib.sha256(f.read()).hexdigest()
-    export(model, xception_preprocess, "x / 127.5 - 1 (inside the graph)",
-           labels, label_ids, args.out,
-           {"name": args.name, "architecture": "keras.applications.Xception",
-            "weights": weights, "seed": args.seed if args.weights == "none" else None})
-    print(f"exported {args.name} ({weights} weights) to {args.out}")
+    try:
+        run(parse_args(argv))
+    except Refusal as e:
+        print(f"export.py: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -276,7 +276,10 @@ RECIPE = {
     "crop_steps": 0,
     "permute": False,            # random permutations of the colour channels
     "flip": True,                # random horizontal flips (clothes are left-right symmetric)
-    "precision": "mixed_bfloat16",   # training only; the exported model is float32
+    # Training only; the exported model is float32. "auto": bfloat16 mixed
+    # precision where the CPU computes bfloat16 natively, float32 elsewhere
+    # (emulated bfloat16 trains 4x slower than float32 on an AVX2-only CPU).
+    "precision": "auto",
     "test_seed": 7,              # held-out composites of the t10k split
     "test_composites": 2000,
     "saliency_composites": 300,
@@ -400,10 +403,28 @@ def _prefetch(gen, depth=4):
 def source_hashes():
     here = os.path.dirname(os.path.abspath(__file__))
     out = {}
-    for name in ("fashion.py", "export.py"):
+    for name in ("fashion.py", "export.py", "classifiers.py"):
         with open(os.path.join(here, name), "rb") as f:
             out[name] = hashlib.sha256(f.read()).hexdigest()
     return out
+
+
+def native_bfloat16():
+    """Whether this CPU has bfloat16 arithmetic (AVX512-BF16 or AMX-BF16)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((l for l in f if l.startswith("flags")), "").split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def training_precision(precision):
+    """The Keras policy to train with: 'auto' picks mixed_bfloat16 where the CPU
+    has native bfloat16 and float32 elsewhere; other values are kept."""
+    if precision != "auto":
+        return precision
+    return "mixed_bfloat16" if native_bfloat16() else "float32"
 
 
 def train(seed, out=None, random_out=None, recipe=None, log=print, data_dir=None):
@@ -418,6 +439,7 @@ def train(seed, out=None, random_out=None, recipe=None, log=print, data_dir=None
     import tensorflow as tf
     tf.keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    r["precision"] = training_precision(r["precision"])
     tf.keras.mixed_precision.set_global_policy(r["precision"])
     model = build_model(size=None, weight_decay=r["l2"], **r["model"])
     steps = r["steps"]

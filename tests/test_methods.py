@@ -2,9 +2,14 @@
 
 Each reference below is written from the paper's definition with TensorFlow's
 own autodiff on the model's forward signature (serving_default) or, for
-Grad-CAM, on the Keras model rebuilt from its source and weights; none calls the
-gradient or gradcam signatures the Go side uses. Both models are checked: the
-random-weight Xception (299x299) and the trained `fashion` model (128x128).
+Grad-CAM, on the Keras model rebuilt independently of the exporter (Xception:
+keras.applications.Xception after keras.utils.set_random_seed(manifest seed),
+with keras.applications.xception.preprocess_input; fashion: models/fashion.py's
+build_model, the model's own definition, with the weights kept beside the
+export and x / 127.5 - 1 written here), differentiated in graph mode
+(tf.function); none imports models/export.py or calls the gradient or gradcam
+signatures the Go side uses. Both models are checked: the random-weight Xception
+(299x299) and the trained `fashion` model (128x128).
 
 Tolerances: maps (in [0, 1]) max abs diff <= 1e-4; logits within 1e-4
 relative; integrated gradients' completeness gap < 1% at 64 steps.
@@ -23,8 +28,7 @@ from PIL import Image
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "models"))
-import export  # noqa: E402
-import fashion  # noqa: E402
+import fashion  # noqa: E402  (the demo model's definition; never export.py)
 
 BIN = os.environ.get("SALIENCY_BIN", str(ROOT / "bin" / "saliency"))
 MODELS = {
@@ -64,13 +68,20 @@ class Model:
         return tape.gradient(total, x).numpy(), picked.numpy()
 
     def keras(self):
-        """The Keras model behind the export, rebuilt from source and weights."""
+        """The Keras model behind the export, rebuilt without the exporter, and
+        its preprocessing (raw 0..255 pixels -> the model's input)."""
+        import keras
+        # Fresh name counters, as in the exporting process: fashion's CAM layer
+        # has an automatic name (re_lu_N) that the manifest records.
+        keras.backend.clear_session()
         if self.name == "xception":
-            m = export.build_xception("none", self.manifest["seed"])
-        else:
-            m = fashion.build_model(**self.manifest["recipe"]["model"])
-            m.load_weights(os.path.join(self.dir, fashion.WEIGHTS))
-        return m
+            keras.utils.set_random_seed(self.manifest["seed"])
+            m = keras.applications.Xception(weights=None, classifier_activation=None,
+                                            input_shape=(self.size, self.size, 3))
+            return m, keras.applications.xception.preprocess_input
+        m = fashion.build_model(**self.manifest["recipe"]["model"])
+        m.load_weights(os.path.join(self.dir, fashion.WEIGHTS))
+        return m, lambda x: x / 127.5 - 1.0
 
 
 @pytest.fixture(scope="module", params=["xception", "fashion"])
@@ -215,26 +226,31 @@ def integrated(model, x, units, steps, kind):
 
 def gradcam(model, x, units):
     """Selvaraju et al. 2017 on the manifest's layer, normalised at the layer's
-    size and then resized to the input with tf.image.resize (bilinear)."""
-    keras = model.keras()
-    np.testing.assert_allclose(keras(export.xception_preprocess(x)).numpy(), model.logits(x).numpy(),
-                               rtol=1e-4, atol=1e-6)  # the rebuilt model is the exported one
-    # Layer names of a rebuilt model depend on Keras' name counters; the layer
-    # is the one feeding global average pooling, as the exporter defines it.
-    layer = export.last_conv_layer(keras)
-    if model.name == "xception":
-        assert layer.name == model.manifest["signatures"]["gradcam"]["layer"]
-    features = tf.keras.Model(keras.inputs, [layer.output, keras.output])
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        acts, logits = features(export.xception_preprocess(xt), training=False)
-        picked = tf.gather(logits, units, batch_dims=1)
-        total = tf.reduce_sum(picked)
-    grads = tape.gradient(total, acts)
-    alpha = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(alpha * acts, axis=-1)).numpy()
-    cam = normalize(cam)
+    size and then resized to the input with tf.image.resize (bilinear), in
+    graph mode. units: [N] (one per image)."""
+    keras_model, preprocess = model.keras()
+    logits = model.logits(x).numpy()
+    # The rebuilt model is the exported one (same seed, or the same weights file).
+    np.testing.assert_allclose(keras_model(preprocess(tf.constant(x)), training=False).numpy(), logits,
+                               rtol=1e-4, atol=1e-4 * np.abs(logits).max())
+    layer = model.manifest["signatures"]["gradcam"]["layer"]
+    names = [op.name for op in keras_model.operations]
+    assert layer in names, f"{model.name}: the manifest's CAM layer {layer!r} is not in the rebuilt model"
+    # It is the one feeding global average pooling, found here from the graph.
+    pools = [l for l in keras_model.layers if isinstance(l, tf.keras.layers.GlobalAveragePooling2D)]
+    assert pools and pools[-1].input._keras_history.operation.name == layer
+    features = tf.keras.Model(keras_model.inputs, [keras_model.get_layer(layer).output, keras_model.output])
+
+    @tf.function
+    def cams(x, units):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(x)
+            acts, logits = features(preprocess(x), training=False)
+            total = tf.reduce_sum(tf.gather(logits, units, batch_dims=1))
+        alpha = tf.reduce_mean(tape.gradient(total, acts), axis=(1, 2), keepdims=True)
+        return tf.nn.relu(tf.reduce_sum(alpha * acts, axis=-1))
+
+    cam = normalize(cams(tf.constant(x), tf.constant(np.asarray(units, np.int32))).numpy())
     return tf.image.resize(cam[..., None], x.shape[1:3]).numpy()[..., 0]
 
 

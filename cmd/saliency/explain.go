@@ -312,12 +312,18 @@ func (opts *ExplainOptions) validateUnits(classes int) error {
 	return nil
 }
 
-// modelPath is where a bare --model name is looked up: $SALIENCY_MODELS, the
-// models folder beside the binary's bin/ folder, then ./models.
+// modelPath is where a bare --model name is looked up (defaultModelPath unless
+// the options say otherwise).
 func (opts *ExplainOptions) modelPath() []string {
 	if opts.ModelPath != nil {
 		return opts.ModelPath
 	}
+	return defaultModelPath()
+}
+
+// defaultModelPath is $SALIENCY_MODELS, the models folder beside the binary's
+// bin/ folder, then ./models.
+func defaultModelPath() []string {
 	var path []string
 	if env := os.Getenv("SALIENCY_MODELS"); env != "" {
 		path = append(path, filepath.SplitList(env)...)
@@ -397,9 +403,13 @@ func (opts *ExplainOptions) report(r engine.Result) {
 		fmt.Fprintf(opts.IO.Out, "%s: skipped, outputs exist\n", r.Image)
 		return
 	}
+	score := "logit"
+	if r.Scores == "log_probabilities" {
+		score = "log-prob"
+	}
 	parts := make([]string, len(r.Units))
 	for i := range r.Units {
-		parts[i] = fmt.Sprintf("%s (unit %d, logit %.4g)", r.Labels[i], r.Units[i], r.Logits[i])
+		parts[i] = fmt.Sprintf("%s (unit %d, %s %.4g)", r.Labels[i], r.Units[i], score, r.Logits[i])
 	}
 	fmt.Fprintf(opts.IO.Out, "%s: %s -> %s\n", r.Image, strings.Join(parts, ", "), strings.Join(r.Maps, ", "))
 }

@@ -92,8 +92,9 @@ func (mf *methodFlags) build(man *manifest.Manifest) (method.Method, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--method %s: %w", mf.Name, err)}
 	}
-	if mf.Name == "gradcam" && !man.Has("gradcam") {
-		return nil, usagef("--method gradcam: model %s was exported without the gradcam signature; export it again with models/export.py", man.Name)
+	if !slices.Contains(method.Supported(man), mf.Name) {
+		return nil, usagef("--method %s: model %s was exported without the %s signature (it supports %s)",
+			mf.Name, man.Name, method.Role(mf.Name), strings.Join(method.Supported(man), ", "))
 	}
 	return m, nil
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/saliency-tool/saliency/internal/backprop"
 )
 
 // Exit statuses, as documented in the README.
@@ -83,13 +85,17 @@ images.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// Bug reports carry the TensorFlow that was loaded, asked of the C library
+	// only when --version is given.
+	cobra.AddTemplateFunc("tensorflowVersion", backprop.TensorFlowVersion)
+	root.SetVersionTemplate("saliency version {{.Version}}\nTensorFlow {{tensorflowVersion}} (C library)\n")
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(NewCmdExplain(ios, nil), NewCmdEval(ios, nil))
+	root.AddCommand(NewCmdExplain(ios, nil), NewCmdEval(ios, nil), NewCmdModels(ios, nil))
 	return root
 }
 

@@ -25,30 +25,17 @@ type Model struct {
 	Manifest *manifest.Manifest
 
 	saved *tf.SavedModel
+	// bound holds, for each role the model exports (manifest.Roles), the graph
+	// tensors behind the signature's input and output keys.
+	bound map[string]*boundSignature
+}
 
-	logitsImages tf.Output
-	logits       tf.Output
-
-	gradImages tf.Output
-	gradUnits  tf.Output
-	gradLogits tf.Output
-	gradients  tf.Output
-
-	// The gradcam signature's tensors; hasCAM is false for models exported
-	// without it.
-	hasCAM    bool
-	camImages tf.Output
-	camUnits  tf.Output
-	camLogits tf.Output
-	camActs   tf.Output
-	camGrads  tf.Output
-
-	// The top1 signature's tensors (one forward pass for unit and gradient).
-	hasTop1    bool
-	top1Images tf.Output
-	top1Units  tf.Output
-	top1Logits tf.Output
-	top1Grads  tf.Output
+// boundSignature is one role's signature resolved to graph tensors: inputs by
+// role key, outputs in the order manifest.Role.Outputs lists them.
+type boundSignature struct {
+	name    string
+	inputs  map[string]tf.Output
+	outputs []tf.Output
 }
 
 // Options tunes the TensorFlow session. Zero values let TensorFlow choose.
@@ -79,58 +66,76 @@ func Load(dir string, opts Options) (*Model, error) {
 	return m, nil
 }
 
-// resolve finds the graph tensors behind the manifest's signature keys.
+// resolve finds the graph tensors behind the signature keys of every role the
+// manifest names, from the one table of roles.
 func (m *Model) resolve() error {
 	var errs []string
-	find := func(role, kind, key string) tf.Output {
-		sigName := m.Manifest.Signatures[role].Name
-		sig, ok := m.saved.Signatures[sigName]
+	m.bound = map[string]*boundSignature{}
+	for _, role := range manifest.Roles {
+		named, ok := m.Manifest.Signatures[role.Name]
 		if !ok {
-			errs = append(errs, fmt.Sprintf("SavedModel has no signature %q", sigName))
-			return tf.Output{}
+			continue // optional roles the model lacks; validate checked the required ones
 		}
-		infos := sig.Inputs
-		keyName := m.Manifest.Signatures[role].Inputs[key]
-		if kind == "output" {
-			infos = sig.Outputs
-			keyName = m.Manifest.Signatures[role].Outputs[key]
-		}
-		info, ok := infos[keyName]
+		sig, ok := m.saved.Signatures[named.Name]
 		if !ok {
-			errs = append(errs, fmt.Sprintf("signature %q has no %s %q", sigName, kind, keyName))
-			return tf.Output{}
+			errs = append(errs, fmt.Sprintf("SavedModel has no signature %q", named.Name))
+			continue
 		}
-		out, err := m.output(info.Name)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("signature %q %s %q: %v", sigName, kind, keyName, err))
+		b := &boundSignature{name: named.Name, inputs: map[string]tf.Output{}}
+		for _, key := range role.Inputs {
+			out, err := m.tensor(sig.Inputs, "input", named.Name, named.Inputs[key])
+			if err != nil {
+				errs = append(errs, err.Error())
+			}
+			b.inputs[key] = out
 		}
-		return out
-	}
-	m.logitsImages = find("logits", "input", "images")
-	m.logits = find("logits", "output", "logits")
-	m.gradImages = find("gradients", "input", "images")
-	m.gradUnits = find("gradients", "input", "units")
-	m.gradLogits = find("gradients", "output", "logits")
-	m.gradients = find("gradients", "output", "gradients")
-	if m.Manifest.Has("gradcam") {
-		m.hasCAM = true
-		m.camImages = find("gradcam", "input", "images")
-		m.camUnits = find("gradcam", "input", "units")
-		m.camLogits = find("gradcam", "output", "logits")
-		m.camActs = find("gradcam", "output", "activations")
-		m.camGrads = find("gradcam", "output", "gradients")
-	}
-	if m.Manifest.Has("top1") {
-		m.hasTop1 = true
-		m.top1Images = find("top1", "input", "images")
-		m.top1Units = find("top1", "output", "units")
-		m.top1Logits = find("top1", "output", "logits")
-		m.top1Grads = find("top1", "output", "gradients")
+		for _, key := range role.Outputs {
+			out, err := m.tensor(sig.Outputs, "output", named.Name, named.Outputs[key])
+			if err != nil {
+				errs = append(errs, err.Error())
+			}
+			b.outputs = append(b.outputs, out)
+		}
+		m.bound[role.Name] = b
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// tensor finds the graph tensor behind one key of a signature's inputs or outputs.
+func (m *Model) tensor(infos map[string]tf.TensorInfo, kind, sigName, key string) (tf.Output, error) {
+	info, ok := infos[key]
+	if !ok {
+		return tf.Output{}, fmt.Errorf("signature %q has no %s %q", sigName, kind, key)
+	}
+	out, err := m.output(info.Name)
+	if err != nil {
+		return tf.Output{}, fmt.Errorf("signature %q %s %q: %v", sigName, kind, key, err)
+	}
+	return out, nil
+}
+
+// has reports whether the model exports the signature of role.
+func (m *Model) has(role string) bool { return m.bound[role] != nil }
+
+// run feeds a role's signature (inputs by role key) and returns its outputs in
+// the role's order; the caller releases them.
+func (m *Model) run(role string, feeds map[string]*tf.Tensor) ([]*tf.Tensor, error) {
+	b := m.bound[role]
+	if b == nil {
+		return nil, fmt.Errorf("model %s has no %s signature: export it again with models/export.py", m.Manifest.Name, role)
+	}
+	in := make(map[tf.Output]*tf.Tensor, len(feeds))
+	for key, t := range feeds {
+		in[b.inputs[key]] = t
+	}
+	outs, err := m.saved.Session.Run(in, b.outputs, nil)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", b.name, err)
+	}
+	return outs, nil
 }
 
 // output finds a graph tensor from its "operation:index" name.
@@ -189,9 +194,9 @@ func (m *Model) Logits(images []float32, n int) ([]float32, error) {
 		return nil, err
 	}
 	defer in.Release()
-	outs, err := m.saved.Session.Run(map[tf.Output]*tf.Tensor{m.logitsImages: in}, []tf.Output{m.logits}, nil)
+	outs, err := m.run("logits", map[string]*tf.Tensor{"images": in})
 	if err != nil {
-		return nil, fmt.Errorf("run logits: %w", err)
+		return nil, err
 	}
 	defer releaseAll(outs)
 	return copyFloats(outs[0], n*m.NumClasses())
@@ -201,9 +206,7 @@ func (m *Model) Logits(images []float32, n int) ([]float32, error) {
 // (units holds n*k class indices, row by row). It returns the n*k selected logits
 // and the n*k*H*W*C input gradients, d logit[i][j] / d images[i].
 func (m *Model) Gradients(images []float32, n int, units []int32, k int) (logits, grads []float32, err error) {
-	outs, err := m.runWithUnits("gradients", images, n, units, k,
-		map[string]tf.Output{"images": m.gradImages, "units": m.gradUnits},
-		[]tf.Output{m.gradLogits, m.gradients})
+	outs, err := m.runWithUnits("gradients", images, n, units, k)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -218,25 +221,21 @@ func (m *Model) Gradients(images []float32, n int, units []int32, k int) (logits
 }
 
 // HasTop1 reports whether the model was exported with the top1 signature.
-func (m *Model) HasTop1() bool { return m.hasTop1 }
+func (m *Model) HasTop1() bool { return m.has("top1") }
 
 // Top1Gradients evaluates the top1 signature: each image's highest-scoring unit
 // (ties: the lower index), its logit and d logit / d image, from one forward
 // pass. Same results as TopK(Logits(...), 1) followed by Gradients, for a
 // third less work.
 func (m *Model) Top1Gradients(images []float32, n int) (units []int32, logits, grads []float32, err error) {
-	if !m.hasTop1 {
-		return nil, nil, nil, fmt.Errorf("model %s has no top1 signature", m.Manifest.Name)
-	}
 	in, err := m.imageTensor(images, n)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	defer in.Release()
-	outs, err := m.saved.Session.Run(map[tf.Output]*tf.Tensor{m.top1Images: in},
-		[]tf.Output{m.top1Units, m.top1Logits, m.top1Grads}, nil)
+	outs, err := m.run("top1", map[string]*tf.Tensor{"images": in})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("run top1: %w", err)
+		return nil, nil, nil, err
 	}
 	defer releaseAll(outs)
 	if outs[0].DataType() != tf.Int32 || len(outs[0].Shape()) != 2 || outs[0].Shape()[0] != int64(n) || outs[0].Shape()[1] != 1 {
@@ -267,16 +266,11 @@ type CAM struct {
 }
 
 // HasGradCAM reports whether the model was exported with the gradcam signature.
-func (m *Model) HasGradCAM() bool { return m.hasCAM }
+func (m *Model) HasGradCAM() bool { return m.has("gradcam") }
 
 // GradCAM evaluates the gradcam signature (see CAM).
 func (m *Model) GradCAM(images []float32, n int, units []int32, k int) (CAM, error) {
-	if !m.hasCAM {
-		return CAM{}, fmt.Errorf("model %s has no gradcam signature: export it again with models/export.py", m.Manifest.Name)
-	}
-	outs, err := m.runWithUnits("gradcam", images, n, units, k,
-		map[string]tf.Output{"images": m.camImages, "units": m.camUnits},
-		[]tf.Output{m.camLogits, m.camActs, m.camGrads})
+	outs, err := m.runWithUnits("gradcam", images, n, units, k)
 	if err != nil {
 		return CAM{}, err
 	}
@@ -299,10 +293,9 @@ func (m *Model) GradCAM(images []float32, n int, units []int32, k int) (CAM, err
 	return cam, nil
 }
 
-// runWithUnits feeds n images and their n*k units to a signature and returns
-// its outputs, which the caller releases.
-func (m *Model) runWithUnits(sig string, images []float32, n int, units []int32, k int,
-	feeds map[string]tf.Output, fetches []tf.Output) ([]*tf.Tensor, error) {
+// runWithUnits feeds n images and their n*k units to a role's signature and
+// returns its outputs, which the caller releases.
+func (m *Model) runWithUnits(role string, images []float32, n int, units []int32, k int) ([]*tf.Tensor, error) {
 	if len(units) != n*k {
 		return nil, fmt.Errorf("got %d units for %d images x %d", len(units), n, k)
 	}
@@ -321,12 +314,7 @@ func (m *Model) runWithUnits(sig string, images []float32, n int, units []int32,
 		return nil, err
 	}
 	defer unitTensor.Release()
-	outs, err := m.saved.Session.Run(
-		map[tf.Output]*tf.Tensor{feeds["images"]: in, feeds["units"]: unitTensor}, fetches, nil)
-	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", sig, err)
-	}
-	return outs, nil
+	return m.run(role, map[string]*tf.Tensor{"images": in, "units": unitTensor})
 }
 
 // imageTensor copies n images into a new C tensor of the model's input shape.
@@ -406,3 +394,7 @@ func (w *byteWriter) Write(p []byte) (int, error) {
 	w.b = w.b[n:]
 	return n, nil
 }
+
+// TensorFlowVersion is the version of the TensorFlow C library the process
+// loaded (TF_Version), which may differ from the one the binary was built with.
+func TensorFlowVersion() string { return tf.Version() }

@@ -41,15 +41,19 @@ type Output struct {
 
 // Result is what happened to one input of Run.
 type Result struct {
-	Image    string    `json:"image"`
-	Width    int       `json:"width,omitempty"`
-	Height   int       `json:"height,omitempty"`
-	Units    []int     `json:"units,omitempty"`
-	Labels   []string  `json:"labels,omitempty"`
-	Logits   []float32 `json:"logits,omitempty"`
-	Maps     []string  `json:"maps,omitempty"`
-	Overlays []string  `json:"overlays,omitempty"`
-	Raw      string    `json:"raw,omitempty"`
+	Image  string    `json:"image"`
+	Width  int       `json:"width,omitempty"`
+	Height int       `json:"height,omitempty"`
+	Units  []int     `json:"units,omitempty"`
+	Labels []string  `json:"labels,omitempty"`
+	Logits []float32 `json:"logits,omitempty"`
+	// Scores says what Logits are: "logits" (pre-softmax: the exporter removes a
+	// final softmax) or "log_probabilities" (a SavedModel whose softmax is inside
+	// its graph), as the model's manifest says.
+	Scores   string   `json:"scores,omitempty"`
+	Maps     []string `json:"maps,omitempty"`
+	Overlays []string `json:"overlays,omitempty"`
+	Raw      string   `json:"raw,omitempty"`
 	// Method names the method that drew the maps.
 	Method string `json:"method,omitempty"`
 	// Completeness is integrated gradients' check, one per unit.
@@ -104,6 +108,7 @@ func Run(ctx context.Context, m *backprop.Model, inputs []string, cfg Config, em
 		r := write(j, e, cfg.Output, protected)
 		if r.Err == nil {
 			r.Method = cfg.methodName()
+			r.Scores = m.Manifest.OutputKind()
 		}
 		if r.Err == nil && cfg.OnWritten != nil {
 			cfg.OnWritten(e)

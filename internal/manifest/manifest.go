@@ -31,6 +31,31 @@ type Manifest struct {
 	Labels       []string             `json:"labels"`
 	LabelIDs     []string             `json:"label_ids,omitempty"`
 	Signatures   map[string]Signature `json:"signatures"`
+	// Output says what the logits are; absent in models exported before it existed,
+	// which all had linear logits.
+	Output Output `json:"output"`
+	// Keras and TensorFlow are the versions that exported the model.
+	Keras      string `json:"keras,omitempty"`
+	TensorFlow string `json:"tensorflow,omitempty"`
+}
+
+// Output describes the scores the model returns as "logits".
+type Output struct {
+	// Kind is "logits" (pre-softmax scores) or "log_probabilities" (a SavedModel
+	// whose softmax could not be removed: the same ranking, and gradients that
+	// include the log-sum-exp term).
+	Kind string `json:"kind"`
+	// SoftmaxRemoved says the exporter took a final softmax off the model.
+	SoftmaxRemoved bool   `json:"softmax_removed"`
+	Note           string `json:"note,omitempty"`
+}
+
+// OutputKind is Output.Kind, "logits" for manifests that predate it.
+func (m *Manifest) OutputKind() string {
+	if m.Output.Kind == "" {
+		return "logits"
+	}
+	return m.Output.Kind
 }
 
 // Input is the image tensor a model expects: HWC float32 pixels in Range, with any
@@ -41,6 +66,9 @@ type Input struct {
 	Channels      int        `json:"channels"`
 	Range         [2]float32 `json:"range"`
 	Preprocessing string     `json:"preprocessing"`
+	// Preprocess is the preprocessing mode (none, tf, caffe, torch) when the
+	// exporter built it in; Preprocessing describes it for people.
+	Preprocess string `json:"preprocess,omitempty"`
 }
 
 // Signature names a SavedModel signature and maps the roles the Go side uses
@@ -53,16 +81,35 @@ type Signature struct {
 	Layer string `json:"layer,omitempty"`
 }
 
-// The signature roles the tool calls, with the keys each must map.
-var requiredSignatures = map[string]struct{ inputs, outputs []string }{
-	"logits":    {[]string{"images"}, []string{"logits"}},
-	"gradients": {[]string{"images", "units"}, []string{"logits", "gradients"}},
+// Role is one kind of call the Go side makes to a model: a SavedModel signature
+// that takes the Inputs keys and returns the Outputs keys, named by the manifest.
+type Role struct {
+	Name     string
+	Inputs   []string
+	Outputs  []string
+	Required bool // every model must export it; the others are checked when present
 }
 
-// Signature roles a model may lack (older exports); checked when present.
-var optionalSignatures = map[string]struct{ inputs, outputs []string }{
-	"gradcam": {[]string{"images", "units"}, []string{"logits", "activations", "gradients"}},
-	"top1":    {[]string{"images"}, []string{"units", "logits", "gradients"}},
+// Roles lists every signature role the tool calls, once; models/export.py writes
+// the manifest's signatures from the matching table on the Python side.
+var Roles = []Role{
+	{Name: "logits", Inputs: []string{"images"}, Outputs: []string{"logits"}, Required: true},
+	{Name: "gradients", Inputs: []string{"images", "units"}, Outputs: []string{"logits", "gradients"}, Required: true},
+	// One forward pass for the top unit and its gradient (optional: older exports).
+	{Name: "top1", Inputs: []string{"images"}, Outputs: []string{"units", "logits", "gradients"}},
+	// Grad-CAM's activations and their gradients (absent for wrapped SavedModels,
+	// whose layers cannot be reached).
+	{Name: "gradcam", Inputs: []string{"images", "units"}, Outputs: []string{"logits", "activations", "gradients"}},
+}
+
+// RoleByName returns the role called name.
+func RoleByName(name string) (Role, bool) {
+	for _, r := range Roles {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Role{}, false
 }
 
 // Parse decodes and validates a manifest.
@@ -110,37 +157,36 @@ func (m *Manifest) validate() error {
 	if len(m.LabelIDs) != 0 && len(m.LabelIDs) != len(m.Labels) {
 		return fmt.Errorf("%d label ids for %d labels", len(m.LabelIDs), len(m.Labels))
 	}
-	for role, keys := range requiredSignatures {
-		sig, ok := m.Signatures[role]
-		if !ok || sig.Name == "" {
-			return fmt.Errorf("no %q signature", role)
-		}
-		if err := sig.check(role, keys.inputs, keys.outputs); err != nil {
-			return err
-		}
+	if m.Output.Kind != "" && m.Output.Kind != "logits" && m.Output.Kind != "log_probabilities" {
+		return fmt.Errorf("output kind %q, want logits or log_probabilities", m.Output.Kind)
 	}
-	for role, keys := range optionalSignatures {
-		if sig, ok := m.Signatures[role]; ok {
-			if err := sig.check(role, keys.inputs, keys.outputs); err != nil {
-				return err
+	for _, role := range Roles {
+		sig, ok := m.Signatures[role.Name]
+		if !ok {
+			if role.Required {
+				return fmt.Errorf("no %q signature", role.Name)
 			}
+			continue
+		}
+		if err := sig.check(role); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (sig Signature) check(role string, inputs, outputs []string) error {
+func (sig Signature) check(role Role) error {
 	if sig.Name == "" {
-		return fmt.Errorf("signature %q has no name", role)
+		return fmt.Errorf("signature %q has no name", role.Name)
 	}
-	for _, k := range inputs {
+	for _, k := range role.Inputs {
 		if sig.Inputs[k] == "" {
-			return fmt.Errorf("signature %q does not name its %q input", role, k)
+			return fmt.Errorf("signature %q does not name its %q input", role.Name, k)
 		}
 	}
-	for _, k := range outputs {
+	for _, k := range role.Outputs {
 		if sig.Outputs[k] == "" {
-			return fmt.Errorf("signature %q does not name its %q output", role, k)
+			return fmt.Errorf("signature %q does not name its %q output", role.Name, k)
 		}
 	}
 	return nil
@@ -178,4 +224,50 @@ func Resolve(model string, searchPath []string) (string, error) {
 func isDir(path string) bool {
 	info, err := os.Stat(path)
 	return err == nil && info.IsDir()
+}
+
+// Found is one model folder on the search path.
+type Found struct {
+	Name     string    // the folder's name, what --model NAME finds
+	Dir      string    // the folder
+	Manifest *Manifest // nil when Err is set
+	Err      error     // the manifest is missing or invalid
+	// Shadowed is true when a folder earlier on the search path has the same
+	// name: --model Name finds that one, not this.
+	Shadowed bool
+}
+
+// List returns the model folders in each folder of searchPath, in search order
+// and by name within a folder: every subfolder that holds a manifest, valid or
+// not (Err says why not). Search folders that do not exist are skipped.
+func List(searchPath []string) []Found {
+	var found []Found
+	seen := map[string]bool{}
+	roots := map[string]bool{} // the same folder twice on the path is listed once
+	for _, root := range searchPath {
+		if abs, err := filepath.Abs(root); err == nil {
+			if roots[abs] {
+				continue
+			}
+			roots[abs] = true
+		}
+		entries, err := os.ReadDir(root)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			dir := filepath.Join(root, e.Name())
+			if strings.HasPrefix(e.Name(), ".") || !isDir(dir) {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
+				continue // not a model folder
+			}
+			f := Found{Name: e.Name(), Dir: dir, Shadowed: seen[e.Name()]}
+			f.Manifest, f.Err = Read(dir)
+			seen[e.Name()] = true
+			found = append(found, f)
+		}
+	}
+	return found
 }

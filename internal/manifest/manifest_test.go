@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,10 @@ func TestParseRejects(t *testing.T) {
 		{"missing signature", `"logits": {"name": "serving_default"`, `"other": {"name": "serving_default"`, `no "logits" signature`},
 		{"missing output", `"gradients": "gradients"}`, `"grads": "gradients"}`, `does not name its "gradients" output`},
 		{"missing input", `"units": "units"`, `"unit": "units"`, `does not name its "units" input`},
+		{"unknown output kind", `"labels": ["a", "b"]`, `"labels": ["a", "b"], "output": {"kind": "probabilities"}`, `output kind "probabilities"`},
+		{"optional role incomplete", `"signatures": {`,
+			`"signatures": {"gradcam": {"name": "gradcam", "inputs": {"images": "images", "units": "units"}, "outputs": {"logits": "logits"}},`,
+			`signature "gradcam" does not name its "activations" output`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -54,6 +59,87 @@ func TestParseRejects(t *testing.T) {
 				t.Fatalf("got error %v, want one containing %q", err, c.wantErr)
 			}
 		})
+	}
+}
+
+// Every role the Go side calls is in the one table, with distinct names; the
+// required ones are the two every export has.
+func TestRoles(t *testing.T) {
+	var required []string
+	seen := map[string]bool{}
+	for _, r := range Roles {
+		if seen[r.Name] {
+			t.Fatalf("role %q listed twice", r.Name)
+		}
+		seen[r.Name] = true
+		if len(r.Inputs) == 0 || len(r.Outputs) == 0 || r.Inputs[0] != "images" {
+			t.Errorf("role %q: inputs %v outputs %v", r.Name, r.Inputs, r.Outputs)
+		}
+		if r.Required {
+			required = append(required, r.Name)
+		}
+	}
+	if strings.Join(required, ",") != "logits,gradients" {
+		t.Fatalf("required roles %v", required)
+	}
+	if _, ok := RoleByName("gradcam"); !ok {
+		t.Fatal("no gradcam role")
+	}
+	if _, ok := RoleByName("nope"); ok {
+		t.Fatal("found a role that does not exist")
+	}
+}
+
+func TestOutputKind(t *testing.T) {
+	m, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.OutputKind() != "logits" {
+		t.Fatalf("a manifest without output is on logits, got %q", m.OutputKind())
+	}
+	m, err = Parse([]byte(strings.Replace(valid, `"labels"`,
+		`"output": {"kind": "log_probabilities", "softmax_removed": false}, "labels"`, 1)))
+	if err != nil || m.OutputKind() != "log_probabilities" {
+		t.Fatalf("got %v, %v", m, err)
+	}
+}
+
+func TestList(t *testing.T) {
+	root := t.TempDir()
+	first, second := filepath.Join(root, "first"), filepath.Join(root, "second")
+	write := func(dir, manifest string) {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if manifest != "" {
+			if err := os.WriteFile(filepath.Join(dir, FileName), []byte(manifest), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(filepath.Join(first, "b"), valid)
+	write(filepath.Join(first, "a"), `{"version": 1}`) // broken: listed with its error
+	write(filepath.Join(first, "notes"), "")           // no manifest: not a model
+	write(filepath.Join(first, ".hidden"), valid)
+	write(filepath.Join(second, "b"), valid) // shadowed by first/b
+	write(filepath.Join(second, "c"), valid)
+
+	got := List([]string{first, filepath.Join(root, "missing"), second, first})
+	var names []string
+	for _, f := range got {
+		names = append(names, fmt.Sprintf("%s:%v:%v", f.Name, f.Err != nil, f.Shadowed))
+		if f.Err == nil && (f.Manifest == nil || f.Manifest.Input.Width != 5) {
+			t.Errorf("%s: manifest %+v", f.Dir, f.Manifest)
+		}
+	}
+	want := "a:true:false b:false:false b:false:true c:false:false"
+	if strings.Join(names, " ") != want {
+		t.Fatalf("List = %v, want %s", names, want)
+	}
+	if got[2].Dir != filepath.Join(second, "b") {
+		t.Fatalf("shadowed entry is %s", got[2].Dir)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sort"
 
 	"github.com/saliency-tool/saliency/internal/backprop"
+	"github.com/saliency-tool/saliency/internal/manifest"
 	"github.com/saliency-tool/saliency/internal/postproc"
 )
 
@@ -106,6 +107,26 @@ func New(name string, p Params) (Method, error) {
 		return nil, fmt.Errorf("unknown method %q (want one of %v)", name, Names())
 	}
 	return c(p)
+}
+
+// Role is the manifest signature role (manifest.Roles) the method calls.
+func Role(name string) string {
+	if name == "gradcam" {
+		return "gradcam"
+	}
+	return "gradients"
+}
+
+// Supported lists, sorted, the methods a model can run: those whose signature
+// its manifest names.
+func Supported(man *manifest.Manifest) []string {
+	var names []string
+	for _, n := range Names() {
+		if man.Has(Role(n)) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // PixelWise reports whether the method attributes to input pixels and channels,

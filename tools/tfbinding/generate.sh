@@ -10,7 +10,7 @@
 set -euo pipefail
 
 out=$(realpath -m "${1:-build/tf}")
-tf_version=v2.15.0+incompatible
+tf_version=v2.21.0+incompatible
 protobuf_go=v1.34.2   # runtime and protoc-gen-go must agree
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -49,7 +49,8 @@ go 1.21
 require google.golang.org/protobuf $protobuf_go
 MOD
 
-tsl="third_party/xla/third_party/tsl"
+# Since 2.18 the tsl protos live inside XLA (third_party/xla/xla/tsl/protobuf) and
+# are imported as xla/tsl/protobuf/*.proto; in 2.15 they were third_party/xla/third_party/tsl.
 xla="third_party/xla"
 gobase="github.com/tensorflow/tensorflow/tensorflow/go"
 protos=()
@@ -57,7 +58,7 @@ for f in "$src"/tensorflow/core/framework/*.proto "$src"/tensorflow/core/protobu
   protos+=("${f#"$src"/}")
 done
 for name in bfc_memory_map coordination_config dnn error_codes histogram rpc_options status; do
-  protos+=("tsl/protobuf/$name.proto")
+  protos+=("xla/tsl/protobuf/$name.proto")
 done
 protos+=("xla/autotuning.proto")
 
@@ -67,7 +68,6 @@ protos+=("xla/autotuning.proto")
 mopts=()
 for p in "${protos[@]}"; do
   case "$p" in
-    tsl/*) path="$src/$tsl/$p" ;;
     xla/*) path="$src/$xla/$p" ;;
     *) path="$src/$p" ;;
   esac
@@ -82,7 +82,7 @@ for p in "${protos[@]}"; do
   mopts+=("--go_opt=M$p=$gp")
 done
 
-(cd "$src" && protoc -I. -I"$xla" -I"$tsl" \
+(cd "$src" && protoc -I. -I"$xla" \
   --plugin=protoc-gen-go="$root/build/bin/protoc-gen-go" \
   --go_out="$out" --go_opt=module=github.com/tensorflow/tensorflow \
   "${mopts[@]}" "${protos[@]}")

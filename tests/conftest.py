@@ -1,0 +1,237 @@
+"""Shared fixtures for the Python tests: running the CLI and the exporter as
+subprocesses, test images, and the reference arithmetic of the map definition.
+
+The references here take a *forward* function written by the test itself (a
+Keras model and Keras' own preprocessing) and differentiate it with
+TensorFlow's autodiff inside `tf.function` (graph mode: the SavedModel the Go
+side runs is a graph too, see /work/shared/TOOLCHAIN.md, "Numerics"). Nothing
+here imports models/export.py or calls an exported signature.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BIN = os.environ.get("SALIENCY_BIN", str(ROOT / "bin" / "saliency"))
+EXPORTER = ROOT / "models" / "export.py"
+
+
+def _env(extra=None):
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(extra or {})
+    return env
+
+
+class Cli:
+    """bin/saliency as a subprocess."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def run(self, *args, env=None, timeout=900):
+        return subprocess.run([self.path, *map(str, args)], capture_output=True, text=True,
+                              timeout=timeout, env=_env(env))
+
+    def explain(self, model, paths, out_dir, *flags):
+        """`explain --raw --json` on paths; the parsed objects, in input order."""
+        proc = self.run("explain", "--model", model, "--raw", "--json", "--out-dir", out_dir,
+                        *flags, *paths)
+        assert proc.returncode == 0, f"saliency explain failed ({proc.returncode}):\n{proc.stderr}"
+        results = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert [r["image"] for r in results] == [str(p) for p in paths], proc.stdout
+        return results
+
+
+@pytest.fixture(scope="session")
+def cli():
+    if not os.access(BIN, os.X_OK):
+        pytest.fail(f"{BIN} missing: run `make build`")
+    return Cli(BIN)
+
+
+class Exporter:
+    """models/export.py as a subprocess (its command line is what is tested;
+    its Python helpers are never imported by a reference)."""
+
+    seconds = {}  # out folder name -> wall time of its export
+
+    def __call__(self, *args, check=True, timeout=900):
+        t0 = time.time()
+        proc = subprocess.run([sys.executable, str(EXPORTER), *map(str, args)],
+                              capture_output=True, text=True, timeout=timeout, env=_env())
+        if "--out" in args:
+            self.seconds[pathlib.Path(str(args[list(args).index("--out") + 1])).name] = time.time() - t0
+        if check:
+            assert proc.returncode == 0, (f"export.py {' '.join(map(str, args))} failed "
+                                          f"({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+
+@pytest.fixture(scope="session")
+def export():
+    if not EXPORTER.is_file():
+        pytest.fail(f"{EXPORTER} missing")
+    return Exporter()
+
+
+def manifest_of(model_dir):
+    with open(pathlib.Path(model_dir) / "saliency.json") as f:
+        return json.load(f)
+
+
+# ---------------------------------------------------------------- images
+
+def write_photos(folder, height, width, photos=("chelsea", "coffee")):
+    """testdata photos resized (Pillow, bilinear) to height x width and saved as
+    PNG, which the Go side decodes exactly: colour photos, so that a channel-order
+    or preprocessing mistake changes the maps."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in photos:
+        im = Image.open(ROOT / "testdata" / f"{name}.jpg").convert("RGB")
+        p = folder / f"{name}.png"
+        im.resize((width, height), Image.BILINEAR).save(p)
+        paths.append(p)
+    return paths
+
+
+def pixels(paths):
+    return np.stack([np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) for p in paths])
+
+
+# ---------------------------------------------------------------- references
+
+def normalize(maps):
+    """Min-max per map over its last two axes, 0 where a map is constant
+    (divide-no-nan), as README "What is computed" step 4."""
+    maps = maps - maps.min(axis=(-2, -1), keepdims=True)
+    top = maps.max(axis=(-2, -1), keepdims=True)
+    return np.divide(maps, top, out=np.zeros_like(maps), where=top > 0)
+
+
+class GraphReference:
+    """Logits and gradient maps of forward (raw 0..255 pixels -> logits), by
+    the definition, with TensorFlow's autodiff in graph mode.
+
+    The K gradients come from one forward pass under a persistent tape and one
+    tape.gradient per selected column (summed over the batch: rows are
+    independent at inference), a different formulation from the exporter's
+    tiled copies, so a slip in either shows up.
+    """
+
+    def __init__(self, forward):
+        import tensorflow as tf
+        self.tf = tf
+
+        @tf.function(reduce_retracing=True)
+        def logits(x):
+            return forward(x)
+
+        @tf.function(reduce_retracing=True)
+        def grads(x, units):
+            with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                picked = tf.gather(forward(x), units, batch_dims=1)          # [N, K]
+                columns = [tf.reduce_sum(picked[:, j]) for j in range(units.shape[1])]
+            g = tf.stack([tape.gradient(c, x) for c in columns], axis=1)   # [N, K, H, W, C]
+            del tape
+            return picked, g
+
+        self._logits, self._grads = logits, grads
+
+    def logits(self, x):
+        return self._logits(self.tf.constant(x, self.tf.float32)).numpy()
+
+    def top_k(self, x, k):
+        """Each image's k highest logits' units (ties: lower index) and all logits."""
+        all_logits = self._logits(self.tf.constant(x, self.tf.float32))
+        return self.tf.math.top_k(all_logits, k).indices.numpy(), all_logits.numpy()
+
+    def maps(self, x, units):
+        """Selected logits [N, K] and normalised maps [N, K, H, W]: mean over
+        channels of |d logit / d pixel|, min-max per map."""
+        picked, g = self._grads(self.tf.constant(x, self.tf.float32),
+                                self.tf.constant(np.asarray(units, np.int32)))
+        return picked.numpy(), normalize(np.abs(g.numpy()).mean(-1))
+
+
+def gradcam_maps(model, layer_name, preprocess, x, units):
+    """Grad-CAM (Selvaraju et al. 2017) from its definition, in graph mode, on
+    the test's own Keras model: A = the output of layer (or op) layer_name, alpha_c =
+    spatial mean of d logit_u / d A_c, ReLU(sum_c alpha_c A_c), min-max at the
+    layer's size, then tf.image.resize (bilinear, half-pixel centres) to the
+    input's size. Returns [N, K, H, W]."""
+    import keras
+    import tensorflow as tf
+
+    # Keras 3 functional models hold plain ops (ConvNeXt's residual `+`) beside
+    # layers: look the name up among all operations.
+    ops = {op.name: op for op in model.operations}
+    assert layer_name in ops, f"no layer or operation {layer_name!r} in {model.name}"
+    features = keras.Model(model.inputs, [ops[layer_name].output, model.output])
+    k = np.asarray(units).shape[1]
+
+    @tf.function
+    def cams(x, units):
+        with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+            tape.watch(x)  # records the forward pass, hence every path from A to the logits
+            acts, logits = features(preprocess(x), training=False)
+            picked = tf.gather(logits, units, batch_dims=1)
+            columns = [tf.reduce_sum(picked[:, j]) for j in range(k)]
+        out = []
+        for c in columns:
+            alpha = tf.reduce_mean(tape.gradient(c, acts), axis=(1, 2), keepdims=True)
+            out.append(tf.nn.relu(tf.reduce_sum(alpha * acts, axis=-1)))
+        del tape
+        return tf.stack(out, axis=1)   # [N, K, h, w]
+
+    cam = normalize(cams(tf.constant(x, tf.float32), tf.constant(np.asarray(units, np.int32))).numpy())
+    n, _, h, w = cam.shape
+    flat = cam.reshape(n * k, h, w)[..., None]
+    up = tf.image.resize(flat, x.shape[1:3], method="bilinear").numpy()[..., 0]
+    return up.reshape(n, k, *x.shape[1:3])
+
+
+def compare(results, units, all_logits, maps, map_tol, mean_tol, logit_rtol=1e-4):
+    """Asserts the CLI's --json/--raw output equals the reference: units equal,
+    logits within logit_rtol of each image's largest |logit|, maps within
+    map_tol (max abs) and mean_tol (mean abs), maps not degenerate. Returns the
+    measured (max map diff, mean map diff, max relative logit diff)."""
+    worst_max = worst_mean = worst_logit = 0.0
+    for i, r in enumerate(results):
+        assert r["units"] == [int(u) for u in units[i]], f"{r['image']}: units {r['units']} != {units[i]}"
+        scale = float(np.abs(all_logits[i]).max())
+        want = all_logits[i][np.asarray(units[i])]
+        dl = float(np.abs(np.asarray(r["logits"], np.float64) - want).max()) / scale
+        worst_logit = max(worst_logit, dl)
+        assert dl <= logit_rtol, f"{r['image']}: logits {r['logits']} != {want} (relative {dl:.2e})"
+        raw = np.load(r["raw"])
+        assert raw.dtype == np.float32 and raw.shape == maps[i].shape, \
+            f"{r['image']}: raw {raw.dtype} {raw.shape}, want float32 {maps[i].shape}"
+        for j in range(len(raw)):
+            assert raw[j].std() > 1e-3, f"{r['image']} unit {units[i][j]}: degenerate map"
+            assert maps[i][j].std() > 1e-3, f"{r['image']} unit {units[i][j]}: degenerate reference"
+        d = np.abs(raw - maps[i])
+        worst_max, worst_mean = max(worst_max, float(d.max())), max(worst_mean, float(d.mean()))
+        assert d.max() <= map_tol, f"{r['image']}: max abs map diff {d.max():.2e} > {map_tol:.0e}"
+        assert d.mean() <= mean_tol, f"{r['image']}: mean abs map diff {d.mean():.2e} > {mean_tol:.0e}"
+    return worst_max, worst_mean, worst_logit
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """The reference helpers, for test modules (conftest is not imported directly)."""
+    import types
+    return types.SimpleNamespace(GraphReference=GraphReference, compare=compare, gradcam_maps=gradcam_maps,
+                                 normalize=normalize, pixels=pixels, write_photos=write_photos,
+                                 manifest_of=manifest_of)

@@ -1,0 +1,174 @@
+"""Every `models/export.py --app` architecture against Keras' own model.
+
+For each architecture the test builds the classifier itself,
+`keras.applications.<Class>(weights=None, classifier_activation=None,
+input_shape=...)` after `keras.utils.set_random_seed`, saves its weights with
+`model.save_weights`, exports them with `models/export.py --app NAME --weights
+FILE --size HxW` (a subprocess) and runs `bin/saliency explain --top-k 2 --raw
+--json` on two colour photos resized to the input size (PNGs, so no resizing
+on the Go side and exact decoding). The reference is the same Keras object in
+this process with Keras' own `keras.applications.<module>.preprocess_input`,
+differentiated by TensorFlow in graph mode (conftest.GraphReference); it never
+imports the exporter nor loads the exported signatures.
+
+Grad-CAM is checked the same way on the layer the manifest names
+(`signatures.gradcam.layer`), looked up by name in the test's own model.
+
+Tolerances (maps are in [0, 1]):
+- max abs map diff <= MAP_TOL = 1e-4 and mean abs map diff <= MEAN_TOL = 1e-5.
+  Both sides run the same float32 kernels on a graph (TOOLCHAIN.md,
+  "Numerics": it is eager-vs-graph that moves single pixels by ~1e-3); measured
+  graph-vs-graph on this machine, 2026-11-27: see the table printed at the end
+  of the module and the module docstring of the lead's closing note. A wrong
+  preprocessing or channel order moves the whole map: the channel-reversed
+  reference differs from the right one by 5e-3..1e-1 on average over the map
+  (0.2..0.9 at its worst pixel) on these photos, which the test asserts too
+  (SWAP_FACTOR), so the mean tolerance is far below what such a bug gives.
+- logits within LOGIT_RTOL = 1e-4 of the image's largest |logit| (random
+  networks' logits range from 1e-11 to 10 depending on the architecture, so the
+  tolerance is relative to the image's own scale).
+"""
+
+import time
+
+import numpy as np
+import pytest
+
+MAP_TOL = 1e-4
+MEAN_TOL = 1e-5
+LOGIT_RTOL = 1e-4
+SWAP_FACTOR = 10   # a channel-reversed reference must be this many MEAN_TOLs away
+SEED = 2026
+K = 2
+
+# name for --app, keras.applications class, keras.applications module (its
+# preprocess_input), input (height, width): small inputs to keep the time
+# reasonable, most of them non-square and both orientations.
+ZOO = [
+    ("xception", "Xception", "xception", (96, 128)),
+    ("resnet50", "ResNet50", "resnet", (128, 96)),
+    ("resnet50_v2", "ResNet50V2", "resnet_v2", (96, 128)),
+    ("mobilenet_v2", "MobileNetV2", "mobilenet_v2", (128, 128)),
+    ("mobilenet_v3_small", "MobileNetV3Small", "mobilenet_v3", (96, 128)),
+    ("mobilenet_v3_large", "MobileNetV3Large", "mobilenet_v3", (128, 128)),
+    ("efficientnet_b0", "EfficientNetB0", "efficientnet", (96, 128)),
+    ("efficientnet_v2_b0", "EfficientNetV2B0", "efficientnet_v2", (128, 96)),
+    ("densenet121", "DenseNet121", "densenet", (96, 128)),
+    ("inception_v3", "InceptionV3", "inception_v3", (128, 128)),
+    ("vgg16", "VGG16", "vgg16", (64, 96)),
+    ("convnext_tiny", "ConvNeXtTiny", "convnext", (96, 128)),
+]
+
+FIGURES = {}   # name -> measured figures, printed at the end of the module
+
+
+@pytest.fixture(scope="module", autouse=True)
+def summary():
+    t0 = time.time()
+    yield
+    if not FIGURES:
+        return
+    print(f"\n\nzoo: {len(FIGURES)} architectures in {time.time() - t0:.0f} s "
+          f"(map tol max {MAP_TOL:.0e} / mean {MEAN_TOL:.0e}, logits {LOGIT_RTOL:.0e} relative)")
+    print(f"{'architecture':20s} {'input':>8s} {'grad max':>9s} {'grad mean':>9s} {'logit rel':>9s} "
+          f"{'swap mean':>9s} {'cam max':>9s} {'cam mean':>9s} {'export s':>8s} {'cli s':>6s} {'ref s':>6s}")
+    for name, f in FIGURES.items():
+        g = f.get("gradients", (np.nan,) * 3)
+        c = f.get("gradcam", (np.nan,) * 3)
+        print(f"{name:20s} {f['size']:>8s} {g[0]:9.1e} {g[1]:9.1e} {g[2]:9.1e} {f.get('swap', np.nan):9.1e} "
+              f"{c[0]:9.1e} {c[1]:9.1e} {f.get('export', np.nan):8.1f} {f.get('cli', 0):6.1f} "
+              f"{f.get('ref', 0):6.1f}")
+
+
+class App:
+    """One architecture: the test's own Keras model, its export and images."""
+
+    def __init__(self, name, cls, module, size, folder, export, reference):
+        import keras
+        self.name, (self.h, self.w) = name, size
+        # A fresh Keras session per model: memory, and layer names as a fresh
+        # process (the exporter) gives them.
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(SEED)
+        self.model = getattr(keras.applications, cls)(
+            weights=None, classifier_activation=None, input_shape=(self.h, self.w, 3))
+        self.preprocess = getattr(keras.applications, module).preprocess_input
+        weights = folder / "w.weights.h5"
+        self.model.save_weights(weights)
+        self.dir = folder / name
+        t0 = time.time()
+        export("--app", name, "--weights", weights, "--size", f"{self.h}x{self.w}", "--out", self.dir)
+        self.figures = FIGURES.setdefault(name, {"size": f"{self.h}x{self.w}"})
+        self.figures["export"] = time.time() - t0
+        self.manifest = reference.manifest_of(self.dir)
+        self.images = reference.write_photos(folder / "images", self.h, self.w)
+        self.x = reference.pixels(self.images)
+
+    def forward(self, x):
+        return self.model(self.preprocess(x), training=False)
+
+    def top(self, reference):
+        """The reference's top-K units and all logits, computed once."""
+        if not hasattr(self, "ref"):
+            self.ref = reference.GraphReference(self.forward)
+            self.units, self.logits = self.ref.top_k(self.x, K)
+        return self.ref, self.units, self.logits
+
+
+@pytest.fixture(scope="module", params=ZOO, ids=[z[0] for z in ZOO])
+def app(request, tmp_path_factory, export, reference):
+    name = request.param[0]
+    a = App(*request.param, tmp_path_factory.mktemp(name), export, reference)
+    yield a
+    a.__dict__.pop("ref", None)
+    del a.model
+
+
+def test_manifest(app):
+    m = app.manifest
+    assert (m["input"]["height"], m["input"]["width"]) == (app.h, app.w)
+    assert len(m["labels"]) == 1000
+    assert m["output"]["kind"] == "logits"
+    assert not m["output"].get("softmax_removed", False)  # built linear: nothing to remove
+    assert m["signatures"]["gradcam"]["layer"]
+
+
+def test_gradients_match_keras(app, cli, reference, tmp_path):
+    t0 = time.time()
+    results = cli.explain(app.dir, app.images, tmp_path, "--top-k", K)
+    app.figures["cli"] = app.figures.get("cli", 0) + time.time() - t0
+
+    t0 = time.time()
+    ref, units, logits = app.top(reference)
+    _, maps = ref.maps(app.x, units)
+    # The same units' maps for the channel-reversed photos: what a BGR/RGB
+    # mix-up would give. The tolerance must tell them apart.
+    _, swapped = ref.maps(app.x[..., ::-1].copy(), units)
+    app.figures["ref"] = app.figures.get("ref", 0) + time.time() - t0
+
+    swap = float(np.abs(swapped - maps).mean())
+    app.figures["swap"] = swap
+    assert swap >= SWAP_FACTOR * MEAN_TOL, f"{app.name}: channel order barely matters ({swap:.1e})"
+    stats = reference.compare(results, units, logits, maps, MAP_TOL, MEAN_TOL, LOGIT_RTOL)
+    app.figures["gradients"] = stats
+    print(f"\n{app.name} {app.h}x{app.w} gradients: max abs map diff {stats[0]:.2e}, mean {stats[1]:.2e}, "
+          f"logits {stats[2]:.1e} relative; channel-reversed mean diff {swap:.1e}")
+
+
+def test_gradcam_matches_keras(app, cli, reference, tmp_path):
+    """Grad-CAM on the layer the manifest names, found by name in the test's
+    own model (Keras names these layers; a fresh session numbers the
+    automatic names as the exporter's fresh process does)."""
+    layer = app.manifest["signatures"]["gradcam"]["layer"]
+    names = [op.name for op in app.model.operations]
+    assert layer in names, f"{app.name}: manifest's Grad-CAM layer {layer!r} is not in keras.applications' model"
+    t0 = time.time()
+    results = cli.explain(app.dir, app.images, tmp_path, "--top-k", K, "--method", "gradcam")
+    app.figures["cli"] = app.figures.get("cli", 0) + time.time() - t0
+    t0 = time.time()
+    _, units, logits = app.top(reference)
+    maps = reference.gradcam_maps(app.model, layer, app.preprocess, app.x, units)
+    app.figures["ref"] = app.figures.get("ref", 0) + time.time() - t0
+    stats = reference.compare(results, units, logits, maps, MAP_TOL, MEAN_TOL, LOGIT_RTOL)
+    app.figures["gradcam"] = stats
+    print(f"\n{app.name} gradcam on {layer}: max abs map diff {stats[0]:.2e}, mean {stats[1]:.2e}")
