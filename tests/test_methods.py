@@ -59,13 +59,19 @@ class Model:
 
     def grads(self, x, units):
         """d logit[units[i]] / d x[i] for every row i; rows are independent (no
-        batch statistics at inference), so one tape over the sum gives them all."""
-        x = tf.constant(x, tf.float32)
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            picked = tf.gather(self.logits(x), units, batch_dims=1)
-            total = tf.reduce_sum(picked)
-        return tape.gradient(total, x).numpy(), picked.numpy()
+        batch statistics at inference), so one tape over the sum gives them all.
+        In graph mode, as the Go side runs the SavedModel (TOOLCHAIN.md, Numerics)."""
+        if not hasattr(self, "_grads"):
+            @tf.function(reduce_retracing=True)
+            def grads(x, units):
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(x)
+                    picked = tf.gather(self.serving(images=x)["logits"], units, batch_dims=1)
+                    total = tf.reduce_sum(picked)
+                return tape.gradient(total, x), picked
+            self._grads = grads
+        g, picked = self._grads(tf.constant(x, tf.float32), tf.constant(np.asarray(units, np.int32)))
+        return g.numpy(), picked.numpy()
 
     def keras(self):
         """The Keras model behind the export, rebuilt without the exporter, and

@@ -396,12 +396,15 @@ func TestExplainJSONRawTopKFromStdin(t *testing.T) {
 		if err := json.Unmarshal([]byte(got[i]), &fields); err != nil {
 			t.Fatalf("line %q: %v", got[i], err)
 		}
+		if string(fields["scores"]) != `"logits"` {
+			t.Errorf("line %d: scores %s, want \"logits\" (the model's manifest)", i, fields["scores"])
+		}
 		var keys []string
 		for k := range fields {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		if want := []string{"height", "image", "labels", "logits", "maps", "method", "raw", "units", "width"}; !slices.Equal(keys, want) {
+		if want := []string{"height", "image", "labels", "logits", "maps", "method", "raw", "scores", "units", "width"}; !slices.Equal(keys, want) {
 			t.Errorf("line %d has fields %q, want %q", i, keys, want)
 		}
 		var r struct {

@@ -190,8 +190,9 @@ func heldOut(t *testing.T, m Model, n int) []float32 {
 
 // Integrated gradients add up to logit(input) - logit(baseline) (completeness):
 // within 1% at the default 64 steps from the black and blur baselines, for the
-// top unit of held-out composites. The path from white bends more (gaps up to
-// 3% at 64 steps on these images, under 1% at 128), so it gets 128.
+// top unit of held-out composites. The path from white bends more: with the
+// model trained under TensorFlow 2.21 (float32) the gaps on these images were up
+// to 1.7% at 128 steps, so it gets 256.
 func TestIntegratedGradientsCompleteness(t *testing.T) {
 	m := model(t, "fashion")
 	const n = 4
@@ -205,7 +206,7 @@ func TestIntegratedGradientsCompleteness(t *testing.T) {
 		p := DefaultParams()
 		p.Baseline = base
 		if base == "white" {
-			p.Steps = 128
+			p.Steps = 256
 		}
 		res := explain(t, "integrated", p, m, b)
 		for row, c := range res.Completeness {
