@@ -28,12 +28,16 @@ GO_LDFLAGS := -X main.version=$(VERSION)
 
 GO_SOURCES := $(shell find cmd internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help setup build test test-go test-python demo bench compare clean distclean apt venv binding models
+.PHONY: help python setup build test test-go test-python demo bench compare clean distclean apt venv binding models
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-setup: apt venv binding build models ## install everything a fresh machine lacks, build bin/saliency and the models
+setup: python apt venv binding build models ## install everything a fresh machine lacks, build bin/saliency and the models
+
+# Before anything is installed: a python3 TensorFlow 2.21 has no wheel for stops here.
+python:
+	@test -x $(VPY) || tools/check-python.sh "$(PYTHON)" $(PYTHON_VERSIONS)
 
 # protoc generates the binding's protobuf code; Fashion-MNIST trains the demo model.
 APT_PACKAGES := protobuf-compiler dataset-fashion-mnist

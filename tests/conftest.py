@@ -13,7 +13,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -62,14 +61,9 @@ class Exporter:
     """models/export.py as a subprocess (its command line is what is tested;
     its Python helpers are never imported by a reference)."""
 
-    seconds = {}  # out folder name -> wall time of its export
-
     def __call__(self, *args, check=True, timeout=900):
-        t0 = time.time()
         proc = subprocess.run([sys.executable, str(EXPORTER), *map(str, args)],
                               capture_output=True, text=True, timeout=timeout, env=_env())
-        if "--out" in args:
-            self.seconds[pathlib.Path(str(args[list(args).index("--out") + 1])).name] = time.time() - t0
         if check:
             assert proc.returncode == 0, (f"export.py {' '.join(map(str, args))} failed "
                                           f"({proc.returncode}):\n{proc.stderr}")

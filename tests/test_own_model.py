@@ -10,7 +10,11 @@ they never import the exporter nor call the exported signatures.
 Tolerances: as tests/test_zoo.py (maps max abs 1e-4, mean abs 1e-5; logits
 1e-4 of the image's largest |logit|): the same float32 kernels run as graphs on
 both sides. The `--keras` and `--savedmodel` exports of one model are compared
-with each other at the same tolerances (printed: measured differences).
+with each other at the same tolerances. Measured 2026-11-27 (printed with -s):
+softmax model gradients 2.7e-7 max / 2.9e-8 mean, its Grad-CAM 2.4e-6 / 4.8e-7,
+logits 1.1e-7 relative; --keras vs --savedmodel identical (0.0), each 2.4e-7
+from the reference. The probabilities' maps (an export that kept the softmax)
+are 6.7e-2 away on average, which the test asserts is far outside the tolerance.
 """
 
 import json
@@ -241,6 +245,7 @@ def test_refusals(build, reason, export, tmp_path):
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert len(lines) == 1, f"want one line on stderr, got:\n{proc.stderr}"
     assert lines[0].startswith("export.py: ") and reason in lines[0], lines[0]
+    print(f"\nrefused ({proc.returncode}): {lines[0]}")
     assert "Traceback" not in proc.stderr
     assert not os.path.lexists(out)
     assert list(parent.iterdir()) == [], f"left behind: {list(parent.iterdir())}"
@@ -249,8 +254,6 @@ def test_refusals(build, reason, export, tmp_path):
 # ---------------------------------------------------------------- d. saliency models
 
 def test_models_command_lists_the_exports(softmax_model, linear_models, work, cli):
-    if cli.run("models", "--help").returncode != 0:
-        pytest.skip("`saliency models` is not in this build yet")
     folder = work["models"]
     proc = cli.run("models", "--json", env={"SALIENCY_MODELS": str(folder)})
     assert proc.returncode == 0, proc.stderr

@@ -9,8 +9,15 @@ Go binding or in Go's post-processing shows up as a difference.
 Images are 299x299 PNGs, the model's input size, so no resizing is involved and
 both sides decode the same pixels.
 
-Tolerances: maps (in [0, 1]) max abs diff <= 1e-4; logits within 1e-4 relative
-(to the largest of the image's compared logits); units identical.
+Tolerances: maps (in [0, 1]) max abs diff <= 5e-3 and mean abs diff <= 1e-5;
+logits within 1e-4 relative (to the largest of the image's compared logits);
+units identical. Why the max is not 1e-4 (it was, under TensorFlow 2.15): under 2.21 on this machine a ReLU sitting exactly at zero in a flat image
+region (astronaut.png's black sky) flips when TensorFlow's kernels see another
+batch composition, which moves a small block of pixels of a normalised map by up
+to 2.5e-3 (the CLI with --batch-size 1 equals a one-image reference exactly, and
+with the reference's batch to 7.5e-7). Such a flip is local; a wrong input,
+preprocessing or unit moves the whole map, which the mean bound (measured
+worst 1.7e-7) catches.
 """
 
 import json
@@ -27,7 +34,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = os.environ.get("SALIENCY_BIN", str(ROOT / "bin" / "saliency"))
 MODEL = os.environ.get("SALIENCY_TEST_MODEL", str(ROOT / "models" / "xception"))
 SIZE = 299
-MAP_TOL = 1e-4
+MAP_TOL = 5e-3
+MAP_MEAN_TOL = 1e-5
 LOGIT_RTOL = 1e-4
 
 
@@ -102,6 +110,8 @@ def assert_parity(results, units, logits, maps):
         assert raw.dtype == np.float32 and raw.shape == maps[i].shape, r["image"]
         diff = np.abs(raw - maps[i]).max()
         assert diff <= MAP_TOL, f"{r['image']}: max abs diff {diff:.2e}"
+        mean = np.abs(raw - maps[i]).mean()
+        assert mean <= MAP_MEAN_TOL, f"{r['image']}: mean abs diff {mean:.2e}"
         # The PNG is the same map quantised to 8 bits.
         for j, png in enumerate(r["maps"]):
             q = np.asarray(Image.open(png), dtype=np.float32) / 255
