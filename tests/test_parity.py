@@ -11,13 +11,8 @@ both sides decode the same pixels.
 
 Tolerances: maps (in [0, 1]) max abs diff <= 5e-3 and mean abs diff <= 1e-5;
 logits within 1e-4 relative (to the largest of the image's compared logits);
-units identical. Why the max is not 1e-4 (it was, under TensorFlow 2.15): under 2.21 on this machine a ReLU sitting exactly at zero in a flat image
-region (astronaut.png's black sky) flips when TensorFlow's kernels see another
-batch composition, which moves a small block of pixels of a normalised map by up
-to 2.5e-3 (the CLI with --batch-size 1 equals a one-image reference exactly, and
-with the reference's batch to 7.5e-7). Such a flip is local; a wrong input,
-preprocessing or unit moves the whole map, which the mean bound (measured
-worst 1.7e-7) catches.
+units identical. Why the max is 5e-3 (a ReLU at zero in a flat region flips with
+the batch composition under TensorFlow 2.21) is told in tests/test_methods.py.
 """
 
 import json
