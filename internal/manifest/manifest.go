@@ -217,8 +217,9 @@ func Resolve(model string, searchPath []string) (string, error) {
 			return candidate, nil
 		}
 	}
-	return "", fmt.Errorf("no model named %q in %s (export one with models/export.py, or pass a folder)",
-		model, strings.Join(searchPath, ", "))
+	return "", fmt.Errorf("no model named %q in %s (export one: models/export.py --app %s --out DIR, "+
+		"or --keras FILE or --savedmodel DIR; or pass a model folder)",
+		model, strings.Join(searchPath, ", "), model)
 }
 
 func isDir(path string) bool {
