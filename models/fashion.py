@@ -253,7 +253,9 @@ def build_model(stem=(16,), stem_strides=(2,), entry=(32, 64), middle=2,
         x = L.Add()([x, shortcut])
     if exit_block:
         x = strided_block(x, exit_block[0], exit_block[1], first=False)
-    x = L.ReLU()(bn(sep(L.ReLU()(x), exit_width)))
+    # Named: Grad-CAM's layer (it feeds the pooling), so that the manifest's name
+    # does not depend on Keras' name counters (training builds a model first).
+    x = L.ReLU(name="exit_relu")(bn(sep(L.ReLU()(x), exit_width)))
     x = L.GlobalAveragePooling2D()(x)
     outputs = L.Dense(len(CLASSES), kernel_regularizer=reg, name="logits")(x)
     return tf.keras.Model(inputs, outputs, name=name)
