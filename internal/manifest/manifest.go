@@ -102,16 +102,6 @@ var Roles = []Role{
 	{Name: "gradcam", Inputs: []string{"images", "units"}, Outputs: []string{"logits", "activations", "gradients"}},
 }
 
-// RoleByName returns the role called name.
-func RoleByName(name string) (Role, bool) {
-	for _, r := range Roles {
-		if r.Name == name {
-			return r, true
-		}
-	}
-	return Role{}, false
-}
-
 // Parse decodes and validates a manifest.
 func Parse(data []byte) (*Manifest, error) {
 	var m Manifest
