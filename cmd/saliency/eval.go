@@ -216,7 +216,10 @@ func ratio(a, b float64) float64 {
 }
 
 func (opts *EvalOptions) modelPath() []string {
-	return (&ExplainOptions{ModelPath: opts.ModelPath}).modelPath()
+	if opts.ModelPath != nil {
+		return opts.ModelPath
+	}
+	return defaultModelPath()
 }
 
 // loadModel resolves and loads a model, turning every failure into a usage error.
