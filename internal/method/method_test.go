@@ -188,11 +188,20 @@ func heldOut(t *testing.T, m Model, n int) []float32 {
 	return out
 }
 
-// Integrated gradients add up to logit(input) - logit(baseline) (completeness):
-// within 1% at the default 64 steps from the black and blur baselines, for the
-// top unit of held-out composites. The path from white bends more: with the
-// model trained under TensorFlow 2.21 (float32) the gaps on these images were up
-// to 1.7% at 128 steps, so it gets 256.
+// Integrated gradients add up to logit(input) - logit(baseline) (completeness)
+// in the limit of many steps; the trapezoidal sum converges to it. How fast
+// depends on how much the trained model's path bends, which changes with every
+// training run (TensorFlow 2.21 training is not reproducible): over 32 held-out
+// composites one run's worst black-baseline gap was 3.3% at 64 steps and 0.26%
+// at 256, and CI's model reached 4.9% at 64 on one image. So the test does not
+// pin a gap at the default 64 steps; it checks, for the top unit of 4 held-out
+// composites and each baseline:
+//   - at 256 steps every gap is under 5%, the bound Sundararajan et al. (2017,
+//     section 6) give for 20 to 300 steps, and the mean gap is under 1%;
+//   - the mean gap shrinks from 32 to 256 steps (a wrong path or scaling
+//     converges to a wrong total and stops shrinking), unless already < 1e-3.
+//
+// Every comparison is written so that NaN fails it.
 func TestIntegratedGradientsCompleteness(t *testing.T) {
 	m := model(t, "fashion")
 	const n = 4
@@ -203,19 +212,49 @@ func TestIntegratedGradientsCompleteness(t *testing.T) {
 	}
 	b := Batch{Images: images, N: n, Units: backprop.TopK(logits, m.NumClasses(), 1), K: 1, Rows: 64}
 	for _, base := range Baselines {
-		p := DefaultParams()
-		p.Baseline = base
-		if base == "white" {
-			p.Steps = 256
-		}
-		res := explain(t, "integrated", p, m, b)
-		for row, c := range res.Completeness {
-			t.Logf("%s row %d: sum %.5g, delta %.5g, gap %.2e", base, row, c.Sum, c.Delta, c.Gap)
-			if c.Gap >= 0.01 {
-				t.Errorf("%s row %d: completeness gap %.2e >= 1%%", base, row, c.Gap)
+		coarse := completenessGaps(t, m, b, base, 32)
+		fine := completenessGaps(t, m, b, base, 256)
+		for row, gap := range fine {
+			if !(gap < 0.05) {
+				t.Errorf("%s row %d: completeness gap %.2e at 256 steps, want < 5%%", base, row, gap)
 			}
 		}
+		meanCoarse, meanFine := meanOf(coarse), meanOf(fine)
+		t.Logf("%s: mean gap %.2e at 32 steps, %.2e at 256", base, meanCoarse, meanFine)
+		if !(meanFine < 0.01) {
+			t.Errorf("%s: mean completeness gap %.2e at 256 steps, want < 1%%", base, meanFine)
+		}
+		if !(meanFine < meanCoarse || meanFine < 1e-3) {
+			t.Errorf("%s: mean gap did not shrink from 32 steps (%.2e) to 256 (%.2e)", base, meanCoarse, meanFine)
+		}
 	}
+}
+
+// completenessGaps runs integrated gradients from base with the given steps and
+// returns each row's completeness gap, after checking that its two sides are
+// finite numbers.
+func completenessGaps(t *testing.T, m *backprop.Model, b Batch, base string, steps int) []float64 {
+	t.Helper()
+	p := DefaultParams()
+	p.Baseline, p.Steps = base, steps
+	res := explain(t, "integrated", p, m, b)
+	gaps := make([]float64, len(res.Completeness))
+	for row, c := range res.Completeness {
+		t.Logf("%s, %d steps, row %d: sum %.5g, delta %.5g, gap %.2e", base, steps, row, c.Sum, c.Delta, c.Gap)
+		if math.IsNaN(c.Sum) || math.IsInf(c.Sum, 0) || math.IsNaN(c.Delta) || math.IsInf(c.Delta, 0) {
+			t.Errorf("%s row %d: sum %v, delta %v are not finite", base, row, c.Sum, c.Delta)
+		}
+		gaps[row] = c.Gap
+	}
+	return gaps
+}
+
+func meanOf(xs []float64) float64 {
+	total := 0.0
+	for _, x := range xs {
+		total += x
+	}
+	return total / float64(len(xs))
 }
 
 // Grad-CAM's maps are at the last block's size and non-negative; the trained
