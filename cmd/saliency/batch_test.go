@@ -14,8 +14,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // pngWithSize is a PNG signature and an IHDR chunk declaring w x h, and nothing
@@ -133,11 +135,11 @@ func TestInterruptThenResume(t *testing.T) {
 		writePNG(t, p, 40, 30, i)
 		inputs = append(inputs, p)
 	}
-	signals := make(chan os.Signal, 1)
-	out := &signalOnFirstWrite{signals: signals}
-	var errOut bytes.Buffer
+	signals := make(chan os.Signal)
+	errOut := &lockedBuffer{}
+	out := &signalOnFirstWrite{signals: signals, errOut: errOut}
 	opts := &ExplainOptions{
-		IO: &IO{In: strings.NewReader(""), Out: out, ErrOut: &errOut}, Model: model, TopK: 1, BatchSize: 2,
+		IO: &IO{In: strings.NewReader(""), Out: out, ErrOut: errOut}, Model: model, TopK: 1, BatchSize: 2,
 		MaxPixels: 1 << 20, Colormap: "gray", Images: inputs, Signals: signals,
 	}
 	err := explainRun(opts)
@@ -192,10 +194,12 @@ func TestInterruptThenResume(t *testing.T) {
 }
 
 // signalOnFirstWrite sends SIGINT when the first result is printed, i.e. while
-// the first batch is being reported and the second not yet started.
+// the first batch is being reported and the second not yet started, and waits
+// until the run has said it is stopping (the context is cancelled by then).
 type signalOnFirstWrite struct {
 	bytes.Buffer
 	signals chan os.Signal
+	errOut  *lockedBuffer
 	sent    bool
 }
 
@@ -203,8 +207,30 @@ func (s *signalOnFirstWrite) Write(p []byte) (int, error) {
 	if !s.sent {
 		s.sent = true
 		s.signals <- syscall.SIGINT
+		for !strings.Contains(s.errOut.String(), "stopping after the batch in flight") {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	return s.Buffer.Write(p)
+}
+
+// lockedBuffer is a bytes.Buffer that the signal watcher's goroutine and the
+// test may use at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // The shards of 1/3, 2/3 and 3/3 are disjoint and cover the input.

@@ -12,6 +12,7 @@ import (
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/engine"
 	"github.com/saliency-tool/saliency/internal/evaluate"
+	"github.com/saliency-tool/saliency/internal/jsonnum"
 	"github.com/saliency-tool/saliency/internal/manifest"
 )
 
@@ -78,11 +79,12 @@ type EvalReport struct {
 	RandomModel    string  `json:"random_model,omitempty"`
 	Images         int     `json:"images"`
 	Failed         int     `json:"failed"`
-	Accuracy       float64 `json:"accuracy"`
-	PointingGame   float64 `json:"pointing_game"`
-	EnergyInBox    float64 `json:"energy_in_box"`
-	UniformShare   float64 `json:"uniform_baseline"`
-	RandomSpearman float64 `json:"randomization_spearman,omitempty"`
+	// The scores are null in JSON when undefined (no image scored, a NaN map).
+	Accuracy       jsonnum.Float64 `json:"accuracy"`
+	PointingGame   jsonnum.Float64 `json:"pointing_game"`
+	EnergyInBox    jsonnum.Float64 `json:"energy_in_box"`
+	UniformShare   jsonnum.Float64 `json:"uniform_baseline"`
+	RandomSpearman jsonnum.Float64 `json:"randomization_spearman,omitempty"`
 	SpearmanImages int     `json:"randomization_images,omitempty"`
 }
 
@@ -153,11 +155,9 @@ func evalRun(opts *EvalOptions) error {
 		uniform += evaluate.UniformShare(b.Dx(), b.Dy(), it.Box)
 		maps[e.Path], units[e.Path] = e.Maps[0], e.Units
 	})
-	if report.Images > 0 {
-		n := float64(report.Images)
-		report.Accuracy, report.PointingGame = float64(correct)/n, float64(hits)/n
-		report.EnergyInBox, report.UniformShare = energy/n, uniform/n
-	}
+	n := float64(report.Images) // 0/0 is NaN: no score without an image
+	report.Accuracy, report.PointingGame = jsonnum.Float64(float64(correct)/n), jsonnum.Float64(float64(hits)/n)
+	report.EnergyInBox, report.UniformShare = jsonnum.Float64(energy/n), jsonnum.Float64(uniform/n)
 	if random != nil && report.Images > 0 {
 		report.RandomModel = randomName
 		var sum float64
@@ -179,21 +179,28 @@ func evalRun(opts *EvalOptions) error {
 			}
 		})
 		if report.SpearmanImages > 0 {
-			report.RandomSpearman = sum / float64(report.SpearmanImages)
+			report.RandomSpearman = jsonnum.Float64(sum / float64(report.SpearmanImages))
 		}
 	}
-	opts.print(report)
+	if err := opts.print(report); err != nil {
+		return err
+	}
 	if report.Failed > 0 {
 		return errPartial
 	}
 	return nil
 }
 
-func (opts *EvalOptions) print(r EvalReport) {
+func (opts *EvalOptions) print(r EvalReport) error {
 	if opts.JSON {
-		b, _ := json.Marshal(r)
-		fmt.Fprintf(opts.IO.Out, "%s\n", b)
-		return
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("cannot encode the JSON report: %w", err)
+		}
+		if _, err := fmt.Fprintf(opts.IO.Out, "%s\n", b); err != nil {
+			return fmt.Errorf("cannot write the JSON report: %w", err)
+		}
+		return nil
 	}
 	out := opts.IO.Out
 	fmt.Fprintf(out, "model %s, method %s, on %d composites of %s (top-1 accuracy %.3f)\n\n", r.Model, r.Method, r.Images, opts.Dir, r.Accuracy)
@@ -206,13 +213,14 @@ func (opts *EvalOptions) print(r EvalReport) {
 	if r.Failed > 0 {
 		fmt.Fprintf(out, "\n%d composites failed (see stderr)\n", r.Failed)
 	}
+	return nil
 }
 
-func ratio(a, b float64) float64 {
+func ratio(a, b jsonnum.Float64) float64 {
 	if b == 0 {
 		return math.NaN()
 	}
-	return a / b
+	return float64(a / b)
 }
 
 func (opts *EvalOptions) modelPath() []string {

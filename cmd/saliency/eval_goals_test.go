@@ -7,11 +7,13 @@ import (
 	"testing"
 )
 
-// Goals of the demo-model issue, asserted on the held-out composites that
-// `make test` generates (models/fashion.py composites --split test).
-// The accuracy aim of the issue is 0.85; the model reaches 0.82 on these 500
-// composites (0.816 on 2000, see the README), so 0.80 guards against a
-// regression without pretending the aim is met.
+// Goals of the demo-model issue, asserted on held-out composites that `make
+// test` generates (models/fashion.py composites --split test --seed 5011): a
+// seed drawn after the training recipe was frozen, never used to choose it
+// (seed 7, the set the recipe was tuned against, serves the other tests).
+// The accuracy aim of the issue is 0.85; models trained under TensorFlow 2.21
+// reach 0.81 to 0.84 on 500 composites (training is not reproducible run to
+// run), so 0.80 guards against a regression without pretending the aim is met.
 const (
 	minAccuracy       = 0.80
 	minPointingGame   = 0.85
@@ -31,7 +33,11 @@ func fashionFixtures(t *testing.T) (model, composites string) {
 // The trained model's maps point at the object, far above chance, and are not
 // what a re-initialised model would draw (Adebayo et al. 2018).
 func TestEvalMeetsTheGoalsOnHeldOutComposites(t *testing.T) {
-	model, composites := fashionFixtures(t)
+	model, _ := fashionFixtures(t)
+	composites := os.Getenv("SALIENCY_TEST_GOAL_COMPOSITES")
+	if composites == "" {
+		t.Fatal("SALIENCY_TEST_GOAL_COMPOSITES not set: run the tests with `make test`")
+	}
 	code, stdout, stderr := runMain(t, "", "eval", "--model", model, "--json", composites)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -44,19 +50,19 @@ func TestEvalMeetsTheGoalsOnHeldOutComposites(t *testing.T) {
 	if r.Images < 500 || r.Failed != 0 {
 		t.Fatalf("scored %d composites, %d failed; want >= 500 and none", r.Images, r.Failed)
 	}
-	if r.Accuracy < minAccuracy {
+	if !(r.Accuracy >= minAccuracy) { // NaN fails
 		t.Errorf("accuracy %.3f < %.2f", r.Accuracy, minAccuracy)
 	}
-	if r.PointingGame < minPointingGame {
+	if !(r.PointingGame >= minPointingGame) {
 		t.Errorf("pointing game %.3f < %.2f", r.PointingGame, minPointingGame)
 	}
-	if r.EnergyInBox < minEnergyRatio*r.UniformShare {
+	if !(r.EnergyInBox >= minEnergyRatio*r.UniformShare) {
 		t.Errorf("energy in box %.3f < %.1f x uniform %.3f", r.EnergyInBox, minEnergyRatio, r.UniformShare)
 	}
 	if r.RandomModel == "" || r.SpearmanImages < r.Images*9/10 {
 		t.Errorf("randomisation check ran on %d of %d images (model %q)", r.SpearmanImages, r.Images, r.RandomModel)
 	}
-	if r.RandomSpearman >= maxRandomSpearman {
+	if !(r.RandomSpearman < maxRandomSpearman) {
 		t.Errorf("rank correlation with the randomised model %.3f >= %.2f", r.RandomSpearman, maxRandomSpearman)
 	}
 }

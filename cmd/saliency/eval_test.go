@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/saliency-tool/saliency/internal/jsonnum"
 )
 
 // boxesDir writes n small PNGs and a boxes.json naming a box in each.
@@ -41,11 +43,11 @@ func TestEvalReport(t *testing.T) {
 		t.Fatalf("scored %d, failed %d; want 4 and 0", r.Images, r.Failed)
 	}
 	// The box covers 24*24 of 48*40 pixels.
-	if want := 24.0 * 24 / (48 * 40); r.UniformShare < want-1e-9 || r.UniformShare > want+1e-9 {
+	if want := jsonnum.Float64(24.0 * 24 / (48 * 40)); !(r.UniformShare > want-1e-9 && r.UniformShare < want+1e-9) {
 		t.Errorf("uniform baseline %v, want %v", r.UniformShare, want)
 	}
-	for name, v := range map[string]float64{"pointing": r.PointingGame, "energy": r.EnergyInBox, "accuracy": r.Accuracy} {
-		if v < 0 || v > 1 {
+	for name, v := range map[string]jsonnum.Float64{"pointing": r.PointingGame, "energy": r.EnergyInBox, "accuracy": r.Accuracy} {
+		if !(v >= 0 && v <= 1) {
 			t.Errorf("%s = %v, outside [0, 1]", name, v)
 		}
 	}
@@ -89,5 +91,31 @@ func TestEvalUsageErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q, stdout %q; want 2 and %q", code, stderr, stdout, c.want)
 			}
 		})
+	}
+}
+
+// When no composite can be scored, the scores are undefined: the JSON report
+// is still written, with them as null, and the exit status says it failed.
+func TestEvalJSONWithNothingScored(t *testing.T) {
+	model := testModel(t)
+	dir := boxesDir(t, 2)
+	for _, name := range []string{"000.png", "001.png"} {
+		writeFile(t, filepath.Join(dir, name), []byte("not a PNG"))
+	}
+	code, stdout, stderr := runMain(t, "", "eval", "--model", model, "--random-model", "none", "--json", dir)
+	if code != exitFailed || len(lines(stderr)) != 2 {
+		t.Errorf("exit %d, stderr %q; want %d and a line per composite", code, stderr, exitFailed)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("%v: %q", err, stdout)
+	}
+	for _, key := range []string{"accuracy", "pointing_game", "energy_in_box", "uniform_baseline"} {
+		if v, present := r[key]; !present || v != nil {
+			t.Errorf("%s = %v, want null: %s", key, v, stdout)
+		}
+	}
+	if r["images"] != 0.0 || r["failed"] != 2.0 {
+		t.Errorf("report %s", stdout)
 	}
 }

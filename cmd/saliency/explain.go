@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -53,6 +51,9 @@ type ExplainOptions struct {
 
 	// ModelPath is where bare model names are looked up; nil means the default.
 	ModelPath []string
+
+	// exit ends the process when a signal asks to stop at once; nil: os.Exit.
+	exit func(code int)
 }
 
 // NewCmdExplain builds `saliency explain`. Tests pass runF to inspect the parsed
@@ -148,10 +149,13 @@ func explainRun(opts *ExplainOptions) error {
 	if err := opts.validateFlags(); err != nil {
 		return err
 	}
-	images, err := inputs.Collect(opts.Images, inputs.Options{Recursive: opts.Recursive, Null: opts.Null, Stdin: opts.IO.In})
+	stopper := opts.watchSignals()
+	defer stopper.stop()
+	images, empty, err := inputs.Collect(opts.Images, inputs.Options{Recursive: opts.Recursive, Null: opts.Null, Stdin: opts.IO.In})
 	if err != nil {
 		return usageError{err}
 	}
+	collected := len(images)
 	if opts.Shard != "" {
 		shard, err := inputs.ParseShard(opts.Shard)
 		if err != nil {
@@ -177,6 +181,17 @@ func explainRun(opts *ExplainOptions) error {
 	cmap, err := render.ColormapByName(opts.Colormap)
 	if err != nil {
 		return usageError{fmt.Errorf("--colormap: %w", err)}
+	}
+	// A folder that stands for nothing fails like an input that cannot be
+	// read, and a run left with nothing to do says so: a batch script must be
+	// able to tell "done" from "did nothing".
+	failed := 0
+	for _, e := range empty {
+		opts.report(engine.Result{Image: e.Dir, Err: e})
+		failed++
+	}
+	if len(images) == 0 {
+		return opts.nothingToExplain(collected)
 	}
 	model, err := backprop.Load(dir, backprop.Options{})
 	if err != nil {
@@ -211,19 +226,20 @@ func explainRun(opts *ExplainOptions) error {
 		sheet = &gridSheet{colormap: cmap}
 		cfg.OnWritten = sheet.add
 	}
-	ctx, poll, stop, caught := opts.interruptible()
-	defer stop()
 	bar := newProgress(opts.IO.ErrOut, len(images), !opts.Quiet && !opts.JSON && isTerminal(opts.IO.ErrOut))
 	reported := 0
-	failed := engine.Run(ctx, model, images, cfg, func(r engine.Result) {
+	stopper.startWork(len(images))
+	failed += engine.Run(stopper.ctx, model, images, cfg, func(r engine.Result) {
 		reported++
 		bar.Clear() // the line below goes where the bar was; the bar is drawn again under it
-		opts.report(r)
+		if !opts.report(r) && r.Err == nil {
+			failed++ // the outputs are there, but its record is not
+		}
+		stopper.finished()
 		bar.Add(1)
-		poll()
 	})
 	bar.Finish()
-	if sig := caught(); sig != nil && reported < len(images) {
+	if sig := stopper.caught(); sig != nil && reported < len(images) {
 		fmt.Fprintf(opts.IO.ErrOut, "saliency: interrupted: %d of %d inputs done; run again with --skip-existing to resume\n",
 			reported, len(images))
 		return interrupted{sig}
@@ -272,6 +288,18 @@ func (g *gridSheet) write(path string, inputs []string) error {
 		return fmt.Errorf("--grid %s: %w", path, err)
 	}
 	return nil
+}
+
+// nothingToExplain ends a run whose arguments left no image. With no input at
+// all the run failed. A shard that holds none of the inputs did its part of
+// the job (with few inputs and many shards, hashing leaves some empty), so it
+// only says so and succeeds, or a job array would count it as failed.
+func (opts *ExplainOptions) nothingToExplain(collected int) error {
+	if opts.Shard != "" && collected > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "saliency: shard %s holds none of the %s; nothing to do\n", opts.Shard, plural(collected, "input"))
+		return nil
+	}
+	return errors.New("no images to explain")
 }
 
 func sameFile(a, b string) bool {
@@ -336,45 +364,6 @@ func defaultModelPath() []string {
 	return append(path, "models")
 }
 
-// interruptible returns a context that is cancelled once a SIGINT or SIGTERM
-// (or a value on opts.Signals) has been seen, a function that looks for one
-// without blocking, one that stops listening, and one that tells which signal
-// arrived. The engine reports every input of a batch before it starts the next
-// and checks the context in between, so polling from the report callback stops
-// the run right after the batch in flight, with no goroutine racing the check.
-// After the first signal the default action is restored: a second Ctrl-C kills.
-func (opts *ExplainOptions) interruptible() (ctx context.Context, poll, stop func(), caught func() os.Signal) {
-	ctx, cancel := context.WithCancel(context.Background())
-	signals := opts.Signals
-	var notified chan os.Signal
-	if signals == nil {
-		notified = make(chan os.Signal, 1)
-		signal.Notify(notified, syscall.SIGINT, syscall.SIGTERM)
-		signals = notified
-	}
-	var got os.Signal
-	poll = func() {
-		if got != nil {
-			return
-		}
-		select {
-		case got = <-signals:
-			if notified != nil {
-				signal.Reset(syscall.SIGINT, syscall.SIGTERM)
-			}
-			cancel()
-		default:
-		}
-	}
-	stop = func() {
-		if notified != nil {
-			signal.Stop(notified)
-		}
-		cancel()
-	}
-	return ctx, poll, stop, func() os.Signal { return got }
-}
-
 // jsonResult is one line of --json output.
 type jsonResult struct {
 	engine.Result
@@ -382,26 +371,22 @@ type jsonResult struct {
 }
 
 // report prints one input's result: errors on stderr, and a summary line or a
-// JSON object on stdout.
-func (opts *ExplainOptions) report(r engine.Result) {
+// JSON object on stdout. It returns false when the result could not be written
+// whole: its --json record is then replaced by one carrying the error, and the
+// reason is on stderr.
+func (opts *ExplainOptions) report(r engine.Result) bool {
 	if r.Err != nil {
 		fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: %v\n", r.Image, r.Err)
 	}
 	if opts.JSON {
-		out := jsonResult{Result: r}
-		if r.Err != nil {
-			out = jsonResult{Result: engine.Result{Image: r.Image}, Error: r.Err.Error()}
-		}
-		b, _ := json.Marshal(out)
-		fmt.Fprintf(opts.IO.Out, "%s\n", b)
-		return
+		return opts.writeJSON(r)
 	}
 	if opts.Quiet || r.Err != nil {
-		return
+		return true
 	}
 	if r.Skipped {
 		fmt.Fprintf(opts.IO.Out, "%s: skipped, outputs exist\n", r.Image)
-		return
+		return true
 	}
 	score := "logit"
 	if r.Scores == "log_probabilities" {
@@ -412,4 +397,35 @@ func (opts *ExplainOptions) report(r engine.Result) {
 		parts[i] = fmt.Sprintf("%s (unit %d, %s %.4g)", r.Labels[i], r.Units[i], score, r.Logits[i])
 	}
 	fmt.Fprintf(opts.IO.Out, "%s: %s -> %s\n", r.Image, strings.Join(parts, ", "), strings.Join(r.Maps, ", "))
+	return true
+}
+
+// writeJSON prints r's --json record. Numbers JSON cannot hold are null
+// already (jsonnum); should encoding still fail, the record is written with
+// the image and the error, which cannot fail, so no input loses its line.
+func (opts *ExplainOptions) writeJSON(r engine.Result) bool {
+	rec := jsonResult{Result: r}
+	if r.Err != nil {
+		rec = jsonResult{Result: engine.Result{Image: r.Image}, Error: r.Err.Error()}
+	}
+	ok := true
+	b, err := json.Marshal(rec)
+	if err != nil {
+		ok = false
+		fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: cannot encode its JSON record: %v\n", r.Image, err)
+		b, _ = json.Marshal(jsonResult{Result: engine.Result{Image: r.Image}, Error: "cannot encode its JSON record: " + err.Error()})
+	}
+	if _, err := fmt.Fprintf(opts.IO.Out, "%s\n", b); err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: cannot write its JSON record: %v\n", r.Image, err)
+		return false
+	}
+	return ok
+}
+
+// plural is "1 input", "2 inputs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -551,3 +551,131 @@ func TestExplainPartialFailureJSON(t *testing.T) {
 	}
 	assertBadInputsUntouched(t, dir, contents, "good.saliency.png")
 }
+
+// A folder argument with no image in it fails like an unreadable input: one
+// line on stderr naming it, a JSON record with its error, exit 1, and the other
+// inputs done. With nothing left at all the run says so and exits 1, without
+// loading the model. A shard that holds none of the inputs is not a failure.
+func TestExplainFoldersWithoutImages(t *testing.T) {
+	model := testModel(t)
+	dir := t.TempDir()
+	void, texts := filepath.Join(dir, "void"), filepath.Join(dir, "texts")
+	for _, d := range []string{void, texts} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(texts, "notes.txt"), []byte("no image\n"))
+	good := filepath.Join(dir, "good.png")
+	writePNG(t, good, 40, 30, 1)
+
+	code, stdout, stderr := runMain(t, "", "explain", "--json", "-m", model, void, good, texts)
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	assertOneErrorLineEach(t, stderr, []string{void, texts})
+	if !strings.Contains(stderr, "no images in this folder (looked for .jpg, .jpeg, .png") {
+		t.Errorf("stderr does not say why: %s", stderr)
+	}
+	records := lines(stdout)
+	if len(records) != 3 {
+		t.Fatalf("want 3 JSON records (2 folders, 1 image):\n%s", stdout)
+	}
+	for _, line := range records {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if _, failed := r["error"]; failed == (r["image"] == good) {
+			t.Errorf("record %s", line)
+		}
+	}
+
+	for _, args := range [][]string{{void}, {void, texts}} {
+		code, stdout, stderr = runMain(t, "", append([]string{"explain", "-m", model, "-o", dir}, args...)...)
+		errLines := lines(stderr)
+		if code != exitFailed || stdout != "" || len(errLines) != len(args)+1 || errLines[len(args)] != "saliency: no images to explain" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, a line per folder and \"no images to explain\"",
+				args, code, stdout, stderr, exitFailed)
+		}
+	}
+	// good.png falls in exactly one of two shards; the other has nothing to
+	// do, says so, and succeeds: the job as a whole did its work.
+	empty := 0
+	for _, shard := range []string{"1/2", "2/2"} {
+		code, stdout, stderr = runMain(t, "", "explain", "-q", "-m", model, "-o", t.TempDir(), "--shard", shard, good)
+		if code != exitOK {
+			t.Errorf("shard %s: exit %d: %s", shard, code, stderr)
+		}
+		if stderr != "" {
+			empty++
+			if want := "saliency: shard " + shard + " holds none of the 1 input; nothing to do\n"; stderr != want {
+				t.Errorf("shard %s: stderr %q, want %q", shard, stderr, want)
+			}
+		}
+	}
+	if empty != 1 {
+		t.Errorf("%d of the 2 shards were empty, want 1", empty)
+	}
+}
+
+// An image equal to its baseline has no defined completeness gap (0/0): its
+// JSON record is still written, whole, with the gap as null, and the map of a
+// zero attribution is written too.
+func TestExplainJSONUndefinedGapIsNull(t *testing.T) {
+	model := testModel(t)
+	dir := t.TempDir()
+	black := filepath.Join(dir, "black.png")
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 24, 16))); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, black, buf.Bytes())
+	code, stdout, stderr := runMain(t, "", "explain", "--json", "-m", model, "--method", "integrated",
+		"--baseline", "black", "--steps", "4", black)
+	if code != exitOK || stderr != "" {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	var r struct {
+		Image        string
+		Maps         []string
+		Completeness []map[string]*float64
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &r); err != nil {
+		t.Fatalf("record %q: %v", stdout, err)
+	}
+	if r.Image != black || len(r.Maps) != 1 || len(r.Completeness) != 1 {
+		t.Fatalf("record %s", stdout)
+	}
+	c := r.Completeness[0]
+	if _, present := c["gap"]; !present || c["gap"] != nil || c["attribution_sum"] == nil || *c["attribution_sum"] != 0 {
+		t.Errorf("completeness %s, want the sum 0 and the gap null", stdout)
+	}
+	if w, h := imageSize(t, r.Maps[0]); w != 24 || h != 16 {
+		t.Errorf("map is %dx%d", w, h)
+	}
+}
+
+// failingWriter refuses every write, as a full disk or a closed pipe would.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrShortWrite }
+
+// A record that cannot be written is that input's failure: said on stderr,
+// and the exit status is 1, though the maps were written.
+func TestExplainJSONWriteFailureCounts(t *testing.T) {
+	model := testModel(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.png")
+	writePNG(t, good, 40, 30, 2)
+	var errOut bytes.Buffer
+	code := Main([]string{"explain", "--json", "-m", model, good}, &IO{In: strings.NewReader(""), Out: failingWriter{}, ErrOut: &errOut})
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	assertOneErrorLineEach(t, errOut.String(), []string{good})
+	if !strings.Contains(errOut.String(), "cannot write its JSON record") {
+		t.Errorf("stderr %q", errOut.String())
+	}
+	assertDir(t, dir, "good.png", "good.saliency.png")
+}

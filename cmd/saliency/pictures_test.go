@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"image"
 	"image/color"
 	_ "image/png"
@@ -8,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/saliency-tool/saliency/internal/render"
 )
 
 func decodePNG(t *testing.T, path string) image.Image {
@@ -26,11 +25,44 @@ func decodePNG(t *testing.T, path string) image.Image {
 	return img
 }
 
+// publishedColormap returns the 256 colours of matplotlib's colormap name as
+// tests/reference/colormaps.py wrote them (bytes rounded half up from matplotlib's
+// floats) to the file SALIENCY_COLORMAP_REFERENCE names, so the pictures are
+// checked against the published table rather than against render's copy of it.
+func publishedColormap(t *testing.T, name string) map[color.NRGBA]bool {
+	t.Helper()
+	path := os.Getenv("SALIENCY_COLORMAP_REFERENCE")
+	if path == "" {
+		t.Fatal("SALIENCY_COLORMAP_REFERENCE not set: run the tests with `make test`, which computes it with matplotlib")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Colormaps map[string]struct{ RGB [][3]uint8 }
+	}
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	entries := ref.Colormaps[name].RGB
+	if len(entries) != 256 {
+		t.Fatalf("%s: colormap %q has %d entries, want 256", path, name, len(entries))
+	}
+	table := map[color.NRGBA]bool{}
+	for _, c := range entries {
+		table[color.NRGBA{c[0], c[1], c[2], 0xff}] = true
+	}
+	return table
+}
+
 // --colormap, --overlay, --grid and --clip-percentile, on the random-weight model:
-// every pixel of a coloured heatmap is an entry of the chosen table, overlays keep
-// the original's size, and the sheet holds one column per image and two rows.
+// every pixel of a coloured heatmap is an entry of matplotlib's table for the
+// chosen colormap, overlays keep the original's size, and the sheet holds one
+// column per image and two rows.
 func TestExplainPicturesForPeople(t *testing.T) {
 	model := testModel(t)
+	table := publishedColormap(t, "inferno")
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")
 	writePNG(t, a, 40, 30, 1)
@@ -40,14 +72,6 @@ func TestExplainPicturesForPeople(t *testing.T) {
 		"--clip-percentile", "99", "--grid", grid, a, b)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	inferno, err := render.ColormapByName("inferno")
-	if err != nil {
-		t.Fatal(err)
-	}
-	table := map[color.NRGBA]bool{}
-	for i := range 256 {
-		table[inferno.Colorize([]float32{float32(i) / 255}, 1, 1).NRGBAAt(0, 0)] = true
 	}
 	for _, in := range []string{a, b} {
 		stem := strings.TrimSuffix(in, ".png")

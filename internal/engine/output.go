@@ -11,6 +11,7 @@ import (
 
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/imageio"
+	"github.com/saliency-tool/saliency/internal/jsonnum"
 	"github.com/saliency-tool/saliency/internal/method"
 	"github.com/saliency-tool/saliency/internal/render"
 )
@@ -41,12 +42,13 @@ type Output struct {
 
 // Result is what happened to one input of Run.
 type Result struct {
-	Image  string    `json:"image"`
-	Width  int       `json:"width,omitempty"`
-	Height int       `json:"height,omitempty"`
-	Units  []int     `json:"units,omitempty"`
-	Labels []string  `json:"labels,omitempty"`
-	Logits []float32 `json:"logits,omitempty"`
+	Image  string   `json:"image"`
+	Width  int      `json:"width,omitempty"`
+	Height int      `json:"height,omitempty"`
+	Units  []int    `json:"units,omitempty"`
+	Labels []string `json:"labels,omitempty"`
+	// Logits that are not finite (a broken model) are written as null.
+	Logits jsonnum.Float32s `json:"logits,omitempty"`
 	// Scores says what Logits are: "logits" (pre-softmax: the exporter removes a
 	// final softmax) or "log_probabilities" (a SavedModel whose softmax is inside
 	// its graph), as the model's manifest says.

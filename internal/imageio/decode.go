@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io/fs"
@@ -87,6 +88,9 @@ func Decode(data []byte, maxPixels int) (img image.Image, format string, err err
 	if err != nil {
 		return nil, format, fmt.Errorf("decode %s: %w", format, explain(err))
 	}
+	if format == "gif" {
+		img = onScreen(img, cfg.Width, cfg.Height)
+	}
 	if img.Bounds().Empty() {
 		return nil, format, fmt.Errorf("decode %s: image has no pixels", format)
 	}
@@ -94,6 +98,40 @@ func Decode(data []byte, maxPixels int) (img image.Image, format string, err err
 		img = Orient(img, JPEGOrientation(data))
 	}
 	return img, format, nil
+}
+
+// onScreen places a GIF's first frame on the w x h logical screen its header
+// declares, as viewers and PIL show it: a frame may cover only part of the
+// screen, away from (0, 0). Like PIL, the rest is the frame's transparent
+// index if it has one, else index 0.
+func onScreen(img image.Image, w, h int) image.Image {
+	frame, ok := img.(*image.Paletted)
+	screen := image.Rect(0, 0, w, h)
+	if !ok || frame.Rect == screen {
+		return img
+	}
+	out := image.NewPaletted(screen, frame.Palette)
+	if i := transparentIndex(frame.Palette); i > 0 {
+		for p := range out.Pix {
+			out.Pix[p] = uint8(i)
+		}
+	}
+	r := frame.Rect.Intersect(screen)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(out.Pix[out.PixOffset(r.Min.X, y):], frame.Pix[frame.PixOffset(r.Min.X, y):][:r.Dx()])
+	}
+	return out
+}
+
+// transparentIndex is the first fully transparent palette entry, which is
+// where image/gif puts a frame's transparent colour, or -1.
+func transparentIndex(p color.Palette) int {
+	for i, c := range p {
+		if _, _, _, a := c.RGBA(); a == 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // checkPixelCount refuses sizes whose pixel buffers could exhaust memory. It

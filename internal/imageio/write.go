@@ -3,6 +3,7 @@ package imageio
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // WriteGrayPNG writes m, w*h values in [0, 1] in row-major order, as an 8-bit
@@ -120,7 +122,7 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	f, err := createTemp(dir, "."+name+".tmp-*")
 	if err != nil {
 		return withoutPath(err)
 	}
@@ -131,6 +133,7 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 			f.Close()
 			os.Remove(tmp)
 		}
+		temporaries.forget(tmp)
 	}()
 	if err := f.Chmod(0o644); err != nil {
 		return withoutPath(err)
@@ -155,4 +158,47 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 // WritePNG encodes img as PNG, atomically (see WriteFileAtomic).
 func WritePNG(path string, img image.Image) error {
 	return WriteFileAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
+}
+
+// temporaries are the files WriteFileAtomic has created and not yet renamed
+// or removed, so that a process about to exit at once (a second Ctrl-C) can
+// take them away with it.
+var temporaries = &pending{files: map[string]bool{}}
+
+type pending struct {
+	mu     sync.Mutex
+	files  map[string]bool
+	closed bool // RemoveTemporaries ran: no new temporary may appear
+}
+
+func createTemp(dir, pattern string) (*os.File, error) {
+	temporaries.mu.Lock()
+	defer temporaries.mu.Unlock()
+	if temporaries.closed {
+		return nil, errors.New("write refused: the process is stopping")
+	}
+	f, err := os.CreateTemp(dir, pattern)
+	if err == nil {
+		temporaries.files[f.Name()] = true
+	}
+	return f, err
+}
+
+func (p *pending) forget(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.files, name)
+}
+
+// RemoveTemporaries deletes the temporaries of writes in progress and refuses
+// new ones, for a process that exits next without finishing its writes. A write
+// in progress then fails or, if it was renaming, leaves its complete file.
+func RemoveTemporaries() {
+	temporaries.mu.Lock()
+	defer temporaries.mu.Unlock()
+	temporaries.closed = true
+	for name := range temporaries.files {
+		os.Remove(name)
+	}
+	clear(temporaries.files)
 }

@@ -198,3 +198,38 @@ func assertFiles(t *testing.T, dir string, want ...string) {
 		t.Errorf("folder holds %q, want %q", got, want)
 	}
 }
+
+// A process that stops at once removes the temporaries of writes in progress,
+// and no write can leave a new one afterwards.
+func TestRemoveTemporaries(t *testing.T) {
+	defer func() { temporaries = &pending{files: map[string]bool{}} }()
+	dir := t.TempDir()
+	inWrite, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- WriteFileAtomic(filepath.Join(dir, "a.png"), func(w io.Writer) error {
+			close(inWrite)
+			<-release
+			_, err := w.Write([]byte("late"))
+			return err
+		})
+	}()
+	<-inWrite
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), ".a.png.tmp-") {
+		t.Fatalf("while writing: %v, want one temporary", entries)
+	}
+	RemoveTemporaries()
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("after RemoveTemporaries: %v", entries)
+	}
+	close(release)
+	if err := <-done; err == nil {
+		t.Error("the interrupted write reported success")
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "b.png"), func(io.Writer) error { return nil }); err == nil {
+		t.Error("a write after RemoveTemporaries succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left %v", entries)
+	}
+}

@@ -32,12 +32,29 @@ type Options struct {
 // imageExts are the extensions a folder is searched for, lower case.
 var imageExts = []string{".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 
+// NoImagesError is a folder argument that holds no input, so that a batch over
+// it does not pass for a batch that did its work.
+type NoImagesError struct {
+	Dir       string
+	Recursive bool
+}
+
+func (e *NoImagesError) Error() string {
+	where := "this folder"
+	if e.Recursive {
+		where = "this folder or its subfolders"
+	}
+	return fmt.Sprintf("no images in %s (looked for %s; hidden files and saliency's outputs are not inputs)",
+		where, strings.Join(imageExts, ", "))
+}
+
 // Collect expands args into image paths, in argument order, without repeats. A
 // folder contributes its image files in name order, skipping hidden files and
-// the tool's own outputs; a path that does not exist is kept, so that the batch
-// reports it in its turn. Errors are about the arguments themselves (an
-// unreadable folder, "-" twice) and stop nothing else.
-func Collect(args []string, opts Options) ([]string, error) {
+// the tool's own outputs; a folder that contributes none is returned in empty,
+// for the caller to report as a failed argument. A path that does not exist is
+// kept, so that the batch reports it in its turn. err is about the arguments
+// as a whole (an unreadable folder, "-" twice) and stops the run.
+func Collect(args []string, opts Options) (paths []string, empty []*NoImagesError, err error) {
 	var out []string
 	seen := map[string]bool{}
 	add := func(p string) {
@@ -52,12 +69,12 @@ func Collect(args []string, opts Options) ([]string, error) {
 		switch {
 		case a == "-":
 			if usedStdin {
-				return nil, fmt.Errorf(`"-" given more than once`)
+				return nil, nil, fmt.Errorf(`"-" given more than once`)
 			}
 			usedStdin = true
 			paths, err := readPaths(opts.Stdin, opts.Null)
 			if err != nil {
-				return nil, fmt.Errorf("read paths from stdin: %w", err)
+				return nil, nil, fmt.Errorf("read paths from stdin: %w", err)
 			}
 			for _, p := range paths {
 				add(p)
@@ -65,7 +82,10 @@ func Collect(args []string, opts Options) ([]string, error) {
 		case isDir(a):
 			found, err := imagesIn(a, opts.Recursive)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if len(found) == 0 {
+				empty = append(empty, &NoImagesError{Dir: a, Recursive: opts.Recursive})
 			}
 			for _, p := range found {
 				add(p)
@@ -74,7 +94,7 @@ func Collect(args []string, opts Options) ([]string, error) {
 			add(a)
 		}
 	}
-	return out, nil
+	return out, empty, nil
 }
 
 // readPaths reads one path per line (CR and blank lines dropped) or per NUL.

@@ -141,6 +141,9 @@ func (m *Manifest) validate() error {
 	if in.Channels != 3 {
 		return fmt.Errorf("input has %d channels; only RGB (3) models are supported", in.Channels)
 	}
+	if !holdsPixels(in.Range) {
+		return fmt.Errorf("input range %v does not hold the pixel values 0..255 that saliency feeds", in.Range)
+	}
 	if len(m.Labels) == 0 {
 		return errors.New("no labels")
 	}
@@ -164,6 +167,10 @@ func (m *Manifest) validate() error {
 	}
 	return nil
 }
+
+// holdsPixels reports whether an input range takes the 0..255 RGB values the
+// Go side feeds unscaled; a missing range reads as [0, 0].
+func holdsPixels(r [2]float32) bool { return r[0] <= 0 && r[1] >= 255 }
 
 func (sig Signature) check(role Role) error {
 	if sig.Name == "" {

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,8 @@ func TestParseRejects(t *testing.T) {
 		{"other version", `"version": 1`, `"version": 2`, "manifest version 2"},
 		{"zero size", `"height": 4`, `"height": 0`, "out of range"},
 		{"gray model", `"channels": 3`, `"channels": 1`, "only RGB"},
+		{"no input range", `, "range": [0, 255]`, ``, "input range [0 0] does not hold"},
+		{"range of a 0..1 model", `"range": [0, 255]`, `"range": [0, 1]`, "input range [0 1] does not hold"},
 		{"no labels", `"labels": ["a", "b"]`, `"labels": []`, "no labels"},
 		{"ids do not match labels", `["n1", "n2"]`, `["n1"]`, "1 label ids for 2 labels"},
 		{"missing signature", `"logits": {"name": "serving_default"`, `"other": {"name": "serving_default"`, `no "logits" signature`},
@@ -195,23 +198,124 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// FuzzParse checks what an accepted manifest promises the code that reads it,
+// each property stated from its use (backprop, engine, method) rather than
+// from validate.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(valid))
 	f.Add([]byte(`{"version": 1, "input": {"height": -1}}`))
 	f.Add([]byte(`null`))
+	for _, seed := range edgeSeeds() {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse(data)
+		if (m == nil) == (err == nil) {
+			t.Fatalf("Parse returned manifest %v and error %v", m, err)
+		}
 		if err != nil {
 			return
 		}
-		// Whatever parses must be usable without further checks.
-		if m.Input.Height <= 0 || m.Input.Width <= 0 || m.Input.Channels != 3 || len(m.Labels) == 0 {
-			t.Fatalf("accepted an unusable manifest: %+v", m)
-		}
-		for _, role := range []string{"logits", "gradients"} {
-			if m.Signatures[role].Name == "" {
-				t.Fatalf("accepted a manifest without the %s signature", role)
+		for _, problem := range []string{inputSizeProblem(m.Input), inputRangeProblem(m.Input.Range),
+			labelsProblem(m), outputProblem(m), signaturesProblem(m)} {
+			if problem != "" {
+				t.Fatalf("accepted a manifest whose %s:\n%s", problem, data)
 			}
 		}
 	})
+}
+
+// edgeSeeds are manifests at the edges of what Parse accepts.
+func edgeSeeds() [][]byte {
+	edit := func(from, to string) []byte { return []byte(strings.Replace(valid, from, to, 1)) }
+	return [][]byte{
+		edit(`"height": 4, "width": 5`, `"height": 16384, "width": 16384`),
+		edit(`"height": 4, "width": 5`, `"height": 1, "width": 1`),
+		edit(`"range": [0, 255]`, `"range": [-1e30, 3.4e38]`),
+		edit(`"range": [0, 255]`, `"range": [0, 1e39]`), // not a float32
+		edit(`"label_ids": ["n1", "n2"]`, `"label_ids": null, "output": {"kind": "log_probabilities"}`),
+		edit(`"signatures": {`, `"signatures": {
+  "top1": {"name": "top1", "inputs": {"images": "i"}, "outputs": {"units": "u", "logits": "l", "gradients": "g"}},
+  "gradcam": {"name": "gradcam", "layer": "block14", "inputs": {"images": "i", "units": "u"},
+              "outputs": {"logits": "l", "activations": "a", "gradients": "g"}},`),
+	}
+}
+
+// inputSizeProblem: the Go side builds H x W x 3 float32 tensors (imageio
+// gives RGB only), and one image's values must fit an int32, which TensorFlow
+// indexes with and which is int on 32-bit platforms.
+func inputSizeProblem(in Input) string {
+	switch {
+	case in.Height <= 0 || in.Width <= 0:
+		return fmt.Sprintf("input size is %dx%d", in.Width, in.Height)
+	case in.Channels != 3:
+		return fmt.Sprintf("input has %d channels, not the 3 of RGB", in.Channels)
+	case in.Width > math.MaxInt32/3/in.Height:
+		return fmt.Sprintf("input %dx%dx3 has more values than an int32 counts", in.Width, in.Height)
+	}
+	return ""
+}
+
+// inputRangeProblem: imageio.ToTensor feeds pixels in 0..255, and integrated
+// gradients' black and white baselines are the range's ends.
+func inputRangeProblem(r [2]float32) string {
+	lo, hi := float64(r[0]), float64(r[1])
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || lo > 0 || hi < 255 {
+		return fmt.Sprintf("input range %v does not hold the pixels 0..255", r)
+	}
+	return ""
+}
+
+// labelsProblem: units index Labels (as int32 in backprop), and a non-empty
+// LabelIDs names the same units.
+func labelsProblem(m *Manifest) string {
+	if len(m.Labels) == 0 || len(m.Labels) > math.MaxInt32 {
+		return fmt.Sprintf("class count is %d", len(m.Labels))
+	}
+	if len(m.LabelIDs) != 0 && len(m.LabelIDs) != len(m.Labels) {
+		return fmt.Sprintf("%d label ids are for %d labels", len(m.LabelIDs), len(m.Labels))
+	}
+	return ""
+}
+
+// outputProblem: results and `saliency models` report the scores as one of two kinds.
+func outputProblem(m *Manifest) string {
+	if k := m.OutputKind(); k != "logits" && k != "log_probabilities" {
+		return fmt.Sprintf("output kind is %q", k)
+	}
+	return ""
+}
+
+// signaturesProblem: backprop binds every key of every role the manifest
+// names, and calls the required roles unconditionally.
+func signaturesProblem(m *Manifest) string {
+	for _, role := range Roles {
+		sig, ok := m.Signatures[role.Name]
+		if !ok {
+			if role.Required {
+				return fmt.Sprintf("required %q signature is missing", role.Name)
+			}
+			continue
+		}
+		if sig.Name == "" {
+			return fmt.Sprintf("%q signature has no name", role.Name)
+		}
+		if k := unnamedKey(role.Inputs, sig.Inputs); k != "" {
+			return fmt.Sprintf("%q signature does not name its %q input", role.Name, k)
+		}
+		if k := unnamedKey(role.Outputs, sig.Outputs); k != "" {
+			return fmt.Sprintf("%q signature does not name its %q output", role.Name, k)
+		}
+	}
+	return ""
+}
+
+// unnamedKey is the first of keys that names maps to no tensor, or "".
+func unnamedKey(keys []string, names map[string]string) string {
+	for _, k := range keys {
+		if names[k] == "" {
+			return k
+		}
+	}
+	return ""
 }

@@ -11,10 +11,12 @@
 package method
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 
 	"github.com/saliency-tool/saliency/internal/backprop"
+	"github.com/saliency-tool/saliency/internal/jsonnum"
 	"github.com/saliency-tool/saliency/internal/manifest"
 	"github.com/saliency-tool/saliency/internal/postproc"
 )
@@ -55,6 +57,16 @@ type Completeness struct {
 	Sum   float64 `json:"attribution_sum"` // sum of the attributions over pixels and channels
 	Delta float64 `json:"logit_delta"`     // logit(input) - logit(baseline)
 	Gap   float64 `json:"gap"`             // |Sum - Delta| / |Delta|
+}
+
+// MarshalJSON writes a value that is not finite as null: the gap is 0/0 on an
+// image equal to its baseline, and the record must still be written.
+func (c Completeness) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Sum   jsonnum.Float64 `json:"attribution_sum"`
+		Delta jsonnum.Float64 `json:"logit_delta"`
+		Gap   jsonnum.Float64 `json:"gap"`
+	}{jsonnum.Float64(c.Sum), jsonnum.Float64(c.Delta), jsonnum.Float64(c.Gap)})
 }
 
 // Method is one explaining method with its parameters set.

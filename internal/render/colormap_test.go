@@ -1,8 +1,10 @@
 package render
 
 import (
+	"encoding/json"
 	"image/color"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -27,9 +29,9 @@ func colorAt(c *Colormap, v float32) color.NRGBA {
 
 func rgb(r, g, b uint8) color.NRGBA { return color.NRGBA{r, g, b, 0xff} }
 
-// The expected colours are matplotlib 3.9.2's tables, written out by hand here
-// (round(v*255) of _cm_listed.py's floats, and _jet_data sampled at i/255) so a
-// regenerated table that drifted from the published one fails.
+// A few entries of matplotlib's tables written out by hand (round(v*255) of
+// _cm_listed.py's floats, and _jet_data sampled at i/255), a check that needs no
+// Python; TestColormapsMatchMatplotlib below compares all 256 entries.
 func TestColormapPublishedValues(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -53,6 +55,72 @@ func TestColormapPublishedValues(t *testing.T) {
 		c := mustColormap(t, tt.name)
 		if got := colorAt(c, float32(tt.index)/255); got != tt.want {
 			t.Errorf("%s[%d] = %v, want %v", tt.name, tt.index, got, tt.want)
+		}
+	}
+}
+
+// colormapReference is what tests/reference/colormaps.py writes: for each colormap,
+// the 256 rows of matplotlib's lookup table as float64 RGB and as bytes.
+type colormapReference struct {
+	Matplotlib string
+	Colormaps  map[string]struct {
+		Float [][3]float64
+		RGB   [][3]uint8
+	}
+}
+
+// TestColormapsMatchMatplotlib compares every entry of every colormap with the
+// table of the matplotlib that requirements.txt pins, computed by
+// tests/reference/colormaps.py into the file SALIENCY_COLORMAP_REFERENCE names
+// (`make test` does both). The match must be exact: the reference's bytes are
+// matplotlib's floats rounded half up, the rule the tables were generated with.
+func TestColormapsMatchMatplotlib(t *testing.T) {
+	path := os.Getenv("SALIENCY_COLORMAP_REFERENCE")
+	if path == "" {
+		t.Fatal("SALIENCY_COLORMAP_REFERENCE not set: run the tests with `make test`, which computes it with matplotlib")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref colormapReference
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	t.Logf("reference: matplotlib %s", ref.Matplotlib)
+	for _, name := range ColormapNames() {
+		want, ok := ref.Colormaps[name]
+		if !ok {
+			t.Errorf("%s: not in %s; add it to tests/reference/colormaps.py", name, path)
+			continue
+		}
+		if len(want.RGB) != 256 || len(want.Float) != 256 {
+			t.Errorf("%s: reference has %d bytes and %d float entries, want 256", name, len(want.RGB), len(want.Float))
+			continue
+		}
+		c := mustColormap(t, name)
+		bad := 0
+		for i, w := range want.RGB {
+			// The reference's own bytes must be its floats rounded half up, so a
+			// reference written with another rule (truncation, as matplotlib's
+			// bytes=True does, or half-to-even) cannot pass unnoticed. The float64
+			// conversion stops Go fusing the multiply-add, as numpy does not.
+			for ch, f := range want.Float[i] {
+				if b := math.Floor(float64(f*255) + 0.5); b != float64(w[ch]) {
+					t.Fatalf("%s[%d]: reference byte %d is not round(%v*255) = %v", name, i, w[ch], f, b)
+				}
+			}
+			// The table itself, and the colour Colorize gives the value i/255.
+			got, painted := c.table[i], colorAt(c, float32(i)/255)
+			if got != w || painted != rgb(w[0], w[1], w[2]) {
+				if bad++; bad <= 5 {
+					t.Errorf("%s[%d] = %v (Colorize(%d/255) = %v), matplotlib %s has %v (from %v)",
+						name, i, got, i, painted, ref.Matplotlib, w, want.Float[i])
+				}
+			}
+		}
+		if bad > 5 {
+			t.Errorf("%s: %d of 256 entries differ from matplotlib %s", name, bad, ref.Matplotlib)
 		}
 	}
 }

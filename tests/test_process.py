@@ -1,0 +1,195 @@
+"""The real process under real signals, and several processes at once.
+
+bin/saliency is started as a user's shell would start it, on a folder of 30
+images with the fashion model (integrated gradients, 16 steps, so that a run
+lasts some seconds and a signal can land while TensorFlow computes), and:
+
+- SIGINT or SIGTERM at random moments (the seed is printed; one moment is
+  always right after the first result, i.e. while the next batch computes):
+  exit 128 + the signal, no hidden or temporary file anywhere, every PNG and
+  .npy that exists decodes, stderr says how many inputs were done and that
+  many have all their outputs, and `--skip-existing` then finishes the job
+  with every output present and the finished ones skipped;
+- a second SIGINT while a long batch computes stops at once (well before the
+  batch could finish), still leaving only complete files;
+- N processes with --shard i/N, started together into one --out-dir, cover
+  every input exactly once and leave no temporary files.
+"""
+
+import json
+import os
+import pathlib
+import random
+import re
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BIN = os.environ.get("SALIENCY_BIN", str(ROOT / "bin" / "saliency"))
+N_IMAGES = 30
+# Steps of 4 images, about 1.4 s each here, 13 s in all with the model load.
+SLOW = ("--method", "integrated", "--steps", "16", "--batch-size", "4")
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    path = os.environ.get("SALIENCY_TEST_FASHION")
+    if not path:
+        pytest.fail("SALIENCY_TEST_FASHION not set: run the tests with `make test`")
+    return path
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """30 PNGs of different sizes cut from the testdata photos."""
+    folder = tmp_path_factory.mktemp("photos")
+    rng = random.Random(30)
+    sources = [Image.open(ROOT / "testdata" / f"{n}.jpg").convert("RGB")
+               for n in ("chelsea", "coffee", "astronaut", "rocket")]
+    for i in range(N_IMAGES):
+        src = sources[i % len(sources)]
+        w, h = rng.randint(40, 160), rng.randint(40, 160)
+        x, y = rng.randint(0, src.width - w), rng.randint(0, src.height - h)
+        src.crop((x, y, x + w, y + h)).save(folder / f"img{i:02d}.png")
+    return folder
+
+
+def start(model, *args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.Popen([BIN, "explain", "--model", model, *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_first_line(proc, timeout=120):
+    """Blocks until the process prints its first --json record; returns it."""
+    line = proc.stdout.readline()
+    assert line, f"no result before exit {proc.wait(timeout)}: {proc.stderr.read()}"
+    return line
+
+
+def finish(proc, timeout=300):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def hidden_or_temporary(*folders):
+    return [p for f in folders for p in pathlib.Path(f).rglob("*")
+            if p.name.startswith(".") or ".tmp" in p.name]
+
+
+def complete_inputs(out_dir, photos):
+    """Inputs whose map and .npy both exist; every file that exists must decode."""
+    done = []
+    for img in sorted(pathlib.Path(photos).glob("*.png")):
+        stem = img.stem
+        png = pathlib.Path(out_dir) / f"{stem}.saliency.integrated.png"
+        npy = pathlib.Path(out_dir) / f"{stem}.saliency.integrated.npy"
+        if png.exists():
+            with Image.open(png) as im:
+                im.load()
+                assert im.size == Image.open(img).size, png
+        if npy.exists():
+            arr = np.load(npy)
+            assert arr.dtype == np.float32 and arr.shape[0] == 1 and np.isfinite(arr).all(), npy
+        if png.exists() and npy.exists():
+            done.append(img)
+    return done
+
+
+def check_interrupted(code, sig, out, err, out_dir, photos):
+    assert code == 128 + sig, f"exit {code}, want {128 + sig}:\n{err}"
+    assert hidden_or_temporary(out_dir, photos) == []
+    done = complete_inputs(out_dir, photos)
+    m = re.search(r"interrupted: (\d+) of 30 inputs done; run again with --skip-existing", err)
+    if m:
+        said = int(m.group(1))
+        assert len(out.splitlines()) == said, "one --json record per input done"
+    else:
+        assert "interrupted before any input was done" in err, err
+        said = 0
+    assert said == len(done), f"stderr says {said} done, {len(done)} have all their outputs:\n{err}"
+    assert said < N_IMAGES
+    return said
+
+
+def resume(model, out_dir, photos, said):
+    proc = start(model, *SLOW, "--raw", "--json", "--skip-existing", "--out-dir", out_dir, photos)
+    code, out, err = finish(proc)
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == N_IMAGES
+    assert sum(r.get("skipped", False) for r in records) == said
+    assert len(complete_inputs(out_dir, photos)) == N_IMAGES
+    assert hidden_or_temporary(out_dir, photos) == []
+
+
+SEED = random.randrange(1 << 16)
+
+
+@pytest.mark.parametrize("sig,moments", [
+    (signal.SIGINT, ["after-first", "random", "random"]),
+    (signal.SIGTERM, ["after-first", "random"]),
+])
+def test_signal_then_resume(fashion, photos, tmp_path, sig, moments):
+    rng = random.Random(SEED + sig)
+    print(f"\nseed {SEED}")
+    for k, moment in enumerate(moments):
+        out_dir = tmp_path / f"out{k}"
+        proc = start(fashion, *SLOW, "--raw", "--json", "--out-dir", out_dir, photos)
+        first = ""
+        if moment == "after-first":
+            # TensorFlow is computing the next batch now.
+            first = wait_first_line(proc)
+            time.sleep(rng.uniform(0, 0.5))
+        else:
+            # Anywhere from model loading to the middle of the run.
+            time.sleep(rng.uniform(1.0, 6.0))
+        proc.send_signal(sig)
+        code, out, err = finish(proc)
+        out = first + out
+        if code == 0:
+            pytest.fail(f"the run ended before the signal ({moment}); make it longer")
+        said = check_interrupted(code, sig, out, err, out_dir, photos)
+        print(f"{signal.Signals(sig).name} {moment}: {said} of {N_IMAGES} done")
+        resume(fashion, out_dir, photos, said)
+
+
+def test_second_sigint_stops_at_once(fashion, photos, tmp_path):
+    # One batch of all 30 images, 64 steps each: minutes of work in flight.
+    proc = start(fashion, "--method", "integrated", "--steps", "64", "--batch-size", "4096",
+                 "--raw", "--json", "--out-dir", tmp_path, photos)
+    time.sleep(5)  # the model is loaded and the batch computing
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the first SIGINT must let the batch in flight finish"
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    code, out, err = finish(proc, timeout=30)
+    took = time.monotonic() - t0
+    assert took < 2, f"second SIGINT took {took:.1f} s to stop the process"
+    assert code == 130, err
+    assert "stopping after the batch in flight" in err and "interrupted again: stopped at once" in err, err
+    assert hidden_or_temporary(tmp_path, photos) == []
+    assert len(complete_inputs(tmp_path, photos)) == len(out.splitlines())
+
+
+@pytest.mark.parametrize("n", [3])
+def test_shards_at_once_cover_every_input_once(fashion, photos, tmp_path, n):
+    procs = [start(fashion, "--json", "--shard", f"{i}/{n}", "--out-dir", tmp_path, photos)
+             for i in range(1, n + 1)]
+    seen = []
+    for p in procs:
+        code, out, err = finish(p)
+        assert code == 0, err
+        seen += [json.loads(line)["image"] for line in out.splitlines()]
+    want = sorted(str(p) for p in pathlib.Path(photos).glob("*.png"))
+    assert sorted(seen) == want, "every input exactly once"
+    maps = sorted(tmp_path.glob("*.saliency.png"))
+    assert len(maps) == N_IMAGES
+    assert hidden_or_temporary(tmp_path, photos) == []
