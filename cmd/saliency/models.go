@@ -83,9 +83,11 @@ func modelsRun(opts *ModelsOptions) error {
 		for _, r := range records {
 			b, err := json.Marshal(r)
 			if err != nil {
-				return fmt.Errorf("%s: %w", r.Path, err)
+				return fmt.Errorf("%s: cannot encode its JSON record: %w", r.Path, err)
 			}
-			fmt.Fprintf(opts.IO.Out, "%s\n", b)
+			if _, err := fmt.Fprintf(opts.IO.Out, "%s\n", b); err != nil {
+				return fmt.Errorf("%s: cannot write its JSON record: %w", r.Path, err)
+			}
 		}
 	} else {
 		writeModelTable(opts, records, path)
