@@ -5,7 +5,11 @@ The references here take a *forward* function written by the test itself (a
 Keras model and Keras' own preprocessing) and differentiate it with
 TensorFlow's autodiff inside `tf.function` (graph mode: the SavedModel the Go
 side runs is a graph too, see /work/shared/TOOLCHAIN.md, "Numerics"). Nothing
-here imports models/export.py or calls an exported signature.
+here imports models/export.py or calls an exported signature: the Keras models
+are rebuilt from Keras' own classes (or models/fashion.py, the demo model's
+definition, and the weights file its training kept), with the preprocessing and
+the Grad-CAM layer their sources publish (CAM_LAYERS), not what the exporter
+wrote into the manifest.
 """
 
 import json
@@ -103,6 +107,102 @@ def pixels(paths):
     return np.stack([np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) for p in paths])
 
 
+# ---------------------------------------------------------------- the models, rebuilt
+
+# Grad-CAM's layer of each model, by the name its source publishes (the last
+# convolutional block's activation, which feeds the global average pooling);
+# the exporter's manifest may be checked against these, never used instead.
+CAM_LAYERS = {
+    # keras.applications.Xception (keras/src/applications/xception.py):
+    # layers.Activation("relu", name="block14_sepconv2_act"), then avg_pool.
+    "xception": "block14_sepconv2_act",
+    # models/fashion.py build_model: L.ReLU(name="exit_relu"), then the pooling.
+    "fashion": "exit_relu",
+}
+
+
+def fashion_preprocess(x):
+    """The demo model's input as models/fashion.py build_model documents it
+    (x / 127.5 - 1; Keras' "tf" mode), written here rather than imported."""
+    return x / 127.5 - 1.0
+
+
+def rebuild(kind, model_dir):
+    """The Keras model behind an export, rebuilt without the exporter, and its
+    preprocessing (raw 0..255 pixels -> the model's input):
+
+    - "xception": keras.applications.Xception(weights=None,
+      classifier_activation=None) after keras.utils.set_random_seed(seed), the
+      seed the export was made with (an input of the export, which the manifest
+      records), with keras.applications.xception.preprocess_input;
+    - "fashion": models/fashion.py build_model with the manifest's recipe (the
+      architecture's hyper-parameters) and the trained weights that training
+      keeps beside the export (fashion.WEIGHTS), with fashion_preprocess.
+    """
+    import keras
+    keras.backend.clear_session()   # memory, and layer names as a fresh process gives them
+    if kind == "xception":
+        keras.utils.set_random_seed(manifest_of(model_dir)["seed"])
+        m = keras.applications.Xception(weights=None, classifier_activation=None,
+                                        input_shape=(299, 299, 3))
+        return m, keras.applications.xception.preprocess_input
+    if kind == "fashion":
+        if str(ROOT / "models") not in sys.path:
+            sys.path.insert(0, str(ROOT / "models"))
+        import fashion  # the demo model's definition; never export.py
+        m = fashion.build_model(**manifest_of(model_dir)["recipe"]["model"])
+        m.load_weights(os.path.join(model_dir, fashion.WEIGHTS))
+        return m, fashion_preprocess
+    raise ValueError(kind)
+
+
+# ---------------------------------------------------------------- resizing
+
+def _triangle_weights(n_in, n_out):
+    """[n_out, n_in] weights of the bilinear (triangle) filter as Pillow's
+    Resample.c precompute_coeffs defines it: output i centred on source
+    coordinate (i + 0.5) * n_in / n_out - 0.5 (half-pixel centres), support
+    widened to the scale factor when shrinking (so every source pixel counts),
+    each row renormalised to sum 1 (at the edges too)."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centre = (np.arange(n_out) + 0.5) * scale - 0.5
+    w = np.maximum(0.0, 1.0 - np.abs(np.arange(n_in)[None, :] - centre[:, None]) / support)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def resize_input(pixels_u8, height, width):
+    """The documented resize of an input to the model's size: Pillow's
+    Image.resize(BILINEAR), not rounded to 8 bits (Pillow's RGB resize rounds
+    after each of its two passes) but to the 1/257 grid of 16-bit samples, the
+    precision the Go side resamples into (README "Formats"); rounding half up.
+    Computed in float64 here (_triangle_weights, horizontal pass then vertical,
+    as Pillow does) and checked against Pillow itself on float ("F") images,
+    whose float32 arithmetic alone would put a value within 1e-5 of a rounding
+    boundary on the wrong side. float32 [height, width, 3]."""
+    a = np.asarray(pixels_u8)
+    assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3, (a.dtype, a.shape)
+    rows = np.tensordot(a.astype(np.float64), _triangle_weights(a.shape[1], width), axes=([1], [1]))
+    out = np.tensordot(_triangle_weights(a.shape[0], height), rows, axes=([1], [0])).transpose(0, 2, 1)
+    pillow = np.stack([np.asarray(Image.fromarray(a[..., c].astype(np.float32), "F")
+                                  .resize((width, height), Image.BILINEAR)) for c in range(3)], -1)
+    # Pillow's float32 accumulation: measured 1.5e-5 grey levels at most.
+    assert np.abs(out - pillow).max() <= 1e-4, f"resize_input is not Pillow's bilinear: {np.abs(out - pillow).max()}"
+    return (np.floor(out * 257 + 0.5) / 257).astype(np.float32)
+
+
+def resize_maps(maps, height, width):
+    """Maps [..., h, w] resized to height x width the documented way (README
+    "What is computed" step 5): tf.image.resize's bilinear rule, half-pixel
+    centres, no antialiasing."""
+    import tensorflow as tf
+    maps = np.asarray(maps, np.float32)
+    lead, (h, w) = maps.shape[:-2], maps.shape[-2:]
+    flat = maps.reshape(-1, h, w)[..., None]
+    up = tf.image.resize(flat, (height, width), method="bilinear").numpy()[..., 0]
+    return up.reshape(*lead, height, width)
+
+
 # ---------------------------------------------------------------- references
 
 def normalize(maps):
@@ -131,7 +231,9 @@ class GraphReference:
         def logits(x):
             return forward(x)
 
-        @tf.function(reduce_retracing=True)
+        # Traced per shape (no reduce_retracing): the number of columns K must
+        # stay a static dimension for the Python loop below.
+        @tf.function
         def grads(x, units):
             with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
                 tape.watch(x)
@@ -228,4 +330,5 @@ def reference():
     import types
     return types.SimpleNamespace(GraphReference=GraphReference, compare=compare, gradcam_maps=gradcam_maps,
                                  normalize=normalize, pixels=pixels, write_photos=write_photos,
-                                 manifest_of=manifest_of)
+                                 manifest_of=manifest_of, CAM_LAYERS=CAM_LAYERS, rebuild=rebuild,
+                                 resize_input=resize_input, resize_maps=resize_maps)

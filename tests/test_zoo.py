@@ -11,8 +11,12 @@ this process with Keras' own `keras.applications.<module>.preprocess_input`,
 differentiated by TensorFlow in graph mode (conftest.GraphReference); it never
 imports the exporter nor loads the exported signatures.
 
-Grad-CAM is checked the same way on the layer the manifest names
-(`signatures.gradcam.layer`), looked up by name in the test's own model.
+Grad-CAM is checked the same way on the layer its definition picks, the last
+convolutional feature map: the layer Keras' source names at that place
+(CAM_LAYERS, e.g. Xception's `block14_sepconv2_act`), and, for the models
+whose source leaves it an automatic name (MobileNetV3, ConvNeXt), the layer
+that feeds the classifier head's pooling or flatten in the test's own model.
+The manifest must name the same layer; it is checked, never used.
 
 Tolerances (maps are in [0, 1]):
 - max abs map diff <= MAP_TOL = 1e-4 and mean abs map diff <= MEAN_TOL = 1e-5.
@@ -49,6 +53,39 @@ LOGIT_RTOL = 1e-4
 SWAP_FACTOR = 10   # a channel-reversed reference must be this many MEAN_TOLs away
 SEED = 2026
 K = 2
+
+# Grad-CAM's layer by the name keras.applications' source gives the last
+# convolutional feature map (the input of the head's pooling or flatten), read
+# in keras/src/applications/<module>.py; None where the source leaves it an
+# automatic name (found structurally then, feeding_head).
+CAM_LAYERS = {
+    "xception": "block14_sepconv2_act",
+    "resnet50": "conv5_block3_out",
+    "resnet50_v2": "post_relu",
+    "mobilenet_v2": "out_relu",
+    "mobilenet_v3_small": None,
+    "mobilenet_v3_large": None,
+    "efficientnet_b0": "top_activation",
+    "efficientnet_v2_b0": "top_activation",
+    "densenet121": "relu",
+    "inception_v3": "mixed10",
+    "vgg16": "block5_pool",
+    "convnext_tiny": None,
+}
+
+
+def feeding_head(model):
+    """The layer whose output the classifier head's global pooling takes (its
+    flatten in a model without one, VGG): the last spatial feature map, by
+    the model's structure. The head's pooling is the model's last one
+    (squeeze-and-excitation blocks pool too; MobileNetV3 flattens after it)."""
+    import keras
+    for kind in (keras.layers.GlobalAveragePooling2D, keras.layers.Flatten):
+        for op in reversed(model.operations):
+            if isinstance(op, kind):
+                return op.input._keras_history.operation.name
+    raise AssertionError("no pooling or flatten layer in the head")
+
 
 # name for --app, keras.applications class, keras.applications module (its
 # preprocess_input), input (height, width): small inputs to keep the time
@@ -170,12 +207,13 @@ def test_gradients_match_keras(app, cli, reference, tmp_path):
 
 
 def test_gradcam_matches_keras(app, cli, reference, tmp_path):
-    """Grad-CAM on the layer the manifest names, found by name in the test's
-    own model (Keras names these layers; a fresh session numbers the
-    automatic names as the exporter's fresh process does)."""
-    layer = app.manifest["signatures"]["gradcam"]["layer"]
-    names = [op.name for op in app.model.operations]
-    assert layer in names, f"{app.name}: manifest's Grad-CAM layer {layer!r} is not in keras.applications' model"
+    """Grad-CAM on the published layer (or, without a published name, the one
+    feeding the head's pooling in the test's own model); the manifest must
+    name the same one."""
+    layer = CAM_LAYERS[app.name] or feeding_head(app.model)
+    assert feeding_head(app.model) == layer, f"{app.name}: {layer} does not feed the head"
+    assert app.manifest["signatures"]["gradcam"]["layer"] == layer, \
+        f"{app.name}: the manifest's Grad-CAM layer is not {layer}"
     t0 = time.time()
     results = cli.explain(app.dir, app.images, tmp_path, "--top-k", K, "--method", "gradcam")
     app.figures["cli"] = app.figures.get("cli", 0) + time.time() - t0
