@@ -4,14 +4,18 @@ bin/saliency is started as a user's shell would start it, on a folder of 30
 images with the fashion model (integrated gradients, 16 steps, so that a run
 lasts some seconds and a signal can land while TensorFlow computes), and:
 
-- SIGINT or SIGTERM at random moments (the seed is printed; one moment is
-  always right after the first result, i.e. while the next batch computes):
+- SIGINT or SIGTERM at random moments (the seed is printed): right after the
+  first result (TensorFlow computes the next batch), early (a random fraction
+  of the time the first result took: model loading or the first batch), and
+  after a random later result; each moment is defined by the run's own
+  progress, so a faster or slower machine moves it without ending the run first:
   exit 128 + the signal, no hidden or temporary file anywhere, every PNG and
   .npy that exists decodes, stderr says how many inputs were done and that
   many have all their outputs, and `--skip-existing` then finishes the job
   with every output present and the finished ones skipped;
-- a second SIGINT while a long batch computes stops at once (well before the
-  batch could finish), still leaving only complete files;
+- a second SIGINT while a long batch computes (the second of two batches of 15
+  images at 64 steps) stops at once, long before the batch could finish,
+  still leaving only complete files;
 - N processes with --shard i/N, started together into one --out-dir, cover
   every input exactly once and leave no temporary files.
 """
@@ -65,11 +69,14 @@ def start(model, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def wait_first_line(proc, timeout=120):
-    """Blocks until the process prints its first --json record; returns it."""
-    line = proc.stdout.readline()
-    assert line, f"no result before exit {proc.wait(timeout)}: {proc.stderr.read()}"
-    return line
+def wait_lines(proc, n):
+    """Blocks until the process has printed n --json records; returns them."""
+    lines = ""
+    for _ in range(n):
+        line = proc.stdout.readline()
+        assert line, f"{lines.count(chr(10))} results before exit {proc.wait()}: {proc.stderr.read()}"
+        lines += line
+    return lines
 
 
 def finish(proc, timeout=300):
@@ -132,26 +139,33 @@ SEED = random.randrange(1 << 16)
 
 
 @pytest.mark.parametrize("sig,moments", [
-    (signal.SIGINT, ["after-first", "random", "random"]),
-    (signal.SIGTERM, ["after-first", "random"]),
+    (signal.SIGINT, ["after-first", "early", "later"]),
+    (signal.SIGTERM, ["after-first", "early"]),
 ])
 def test_signal_then_resume(fashion, photos, tmp_path, sig, moments):
     rng = random.Random(SEED + sig)
     print(f"\nseed {SEED}")
+    first_took = None
     for k, moment in enumerate(moments):
         out_dir = tmp_path / f"out{k}"
+        t0 = time.monotonic()
         proc = start(fashion, *SLOW, "--raw", "--json", "--out-dir", out_dir, photos)
-        first = ""
+        printed = ""
         if moment == "after-first":
             # TensorFlow is computing the next batch now.
-            first = wait_first_line(proc)
+            printed = wait_lines(proc, 1)
+            first_took = time.monotonic() - t0
             time.sleep(rng.uniform(0, 0.5))
+        elif moment == "early":
+            # Model loading or the first batch, never past it.
+            time.sleep(rng.uniform(0.2, 1.0) * first_took)
         else:
-            # Anywhere from model loading to the middle of the run.
-            time.sleep(rng.uniform(1.0, 6.0))
+            # After one of the 2nd to 6th results, within the run.
+            printed = wait_lines(proc, rng.randint(2, 6))
+            time.sleep(rng.uniform(0, 0.3))
         proc.send_signal(sig)
         code, out, err = finish(proc)
-        out = first + out
+        out = printed + out
         if code == 0:
             pytest.fail(f"the run ended before the signal ({moment}); make it longer")
         said = check_interrupted(code, sig, out, err, out_dir, photos)
@@ -160,17 +174,18 @@ def test_signal_then_resume(fashion, photos, tmp_path, sig, moments):
 
 
 def test_second_sigint_stops_at_once(fashion, photos, tmp_path):
-    # One batch of all 30 images, 64 steps each: minutes of work in flight.
-    proc = start(fashion, "--method", "integrated", "--steps", "64", "--batch-size", "4096",
+    # Two batches of 15 images at 64 steps, each about 15 s of work here.
+    proc = start(fashion, "--method", "integrated", "--steps", "64", "--batch-size", "15",
                  "--raw", "--json", "--out-dir", tmp_path, photos)
-    time.sleep(5)  # the model is loaded and the batch computing
-    assert proc.poll() is None
+    printed = wait_lines(proc, 15)  # the first batch is written and reported
+    time.sleep(0.5)  # the engine has started the second
     proc.send_signal(signal.SIGINT)
     time.sleep(0.5)
     assert proc.poll() is None, "the first SIGINT must let the batch in flight finish"
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     code, out, err = finish(proc, timeout=30)
+    out = printed + out
     took = time.monotonic() - t0
     assert took < 2, f"second SIGINT took {took:.1f} s to stop the process"
     assert code == 130, err
