@@ -74,18 +74,18 @@ two maps (near 0 means the maps depend on what the model learned).`,
 
 // EvalReport is the outcome of `saliency eval`, as --json prints it.
 type EvalReport struct {
-	Model          string  `json:"model"`
-	Method         string  `json:"method"`
-	RandomModel    string  `json:"random_model,omitempty"`
-	Images         int     `json:"images"`
-	Failed         int     `json:"failed"`
+	Model       string `json:"model"`
+	Method      string `json:"method"`
+	RandomModel string `json:"random_model,omitempty"`
+	Images      int    `json:"images"`
+	Failed      int    `json:"failed"`
 	// The scores are null in JSON when undefined (no image scored, a NaN map).
 	Accuracy       jsonnum.Float64 `json:"accuracy"`
 	PointingGame   jsonnum.Float64 `json:"pointing_game"`
 	EnergyInBox    jsonnum.Float64 `json:"energy_in_box"`
 	UniformShare   jsonnum.Float64 `json:"uniform_baseline"`
 	RandomSpearman jsonnum.Float64 `json:"randomization_spearman,omitempty"`
-	SpearmanImages int     `json:"randomization_images,omitempty"`
+	SpearmanImages int             `json:"randomization_images,omitempty"`
 }
 
 func evalRun(opts *EvalOptions) error {

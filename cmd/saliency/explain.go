@@ -227,10 +227,8 @@ func explainRun(opts *ExplainOptions) error {
 		cfg.OnWritten = sheet.add
 	}
 	bar := newProgress(opts.IO.ErrOut, len(images), !opts.Quiet && !opts.JSON && isTerminal(opts.IO.ErrOut))
-	reported := 0
 	stopper.startWork(len(images))
 	failed += engine.Run(stopper.ctx, model, images, cfg, func(r engine.Result) {
-		reported++
 		bar.Clear() // the line below goes where the bar was; the bar is drawn again under it
 		if !opts.report(r) && r.Err == nil {
 			failed++ // the outputs are there, but its record is not
@@ -239,9 +237,9 @@ func explainRun(opts *ExplainOptions) error {
 		bar.Add(1)
 	})
 	bar.Finish()
-	if sig := stopper.caught(); sig != nil && reported < len(images) {
+	if sig, done := stopper.caught(), stopper.reported(); sig != nil && done < len(images) {
 		fmt.Fprintf(opts.IO.ErrOut, "saliency: interrupted: %d of %d inputs done; run again with --skip-existing to resume\n",
-			reported, len(images))
+			done, len(images))
 		return interrupted{sig}
 	}
 	if sheet != nil {

@@ -78,7 +78,7 @@ func (in *interrupt) watch() {
 			default:
 				imageio.RemoveTemporaries()
 				fmt.Fprintf(in.errOut, "saliency: interrupted again: stopped at once, %d of %d inputs done; run again with --skip-existing to resume\n",
-					in.done.Load(), in.total)
+					in.reported(), in.total)
 				in.exit(interrupted{sig}.exitCode())
 			}
 		case <-in.quit:
@@ -97,6 +97,9 @@ func (in *interrupt) startWork(total int) {
 
 // finished counts one input as reported.
 func (in *interrupt) finished() { in.done.Add(1) }
+
+// reported is the number of inputs reported so far.
+func (in *interrupt) reported() int { return int(in.done.Load()) }
 
 // caught is the first signal seen while working, or nil.
 func (in *interrupt) caught() os.Signal {
