@@ -2,9 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 // Goals of the demo-model issue, asserted on held-out composites that `make
@@ -23,21 +24,14 @@ const (
 
 func fashionFixtures(t *testing.T) (model, composites string) {
 	t.Helper()
-	model, composites = os.Getenv("SALIENCY_TEST_FASHION"), os.Getenv("SALIENCY_TEST_COMPOSITES")
-	if model == "" || composites == "" {
-		t.Fatal("SALIENCY_TEST_FASHION or SALIENCY_TEST_COMPOSITES not set: run the tests with `make test`")
-	}
-	return model, composites
+	return testenv.Path(t, testenv.Fashion), testenv.Path(t, testenv.Composites)
 }
 
 // The trained model's maps point at the object, far above chance, and are not
 // what a re-initialised model would draw (Adebayo et al. 2018).
 func TestEvalMeetsTheGoalsOnHeldOutComposites(t *testing.T) {
 	model, _ := fashionFixtures(t)
-	composites := os.Getenv("SALIENCY_TEST_GOAL_COMPOSITES")
-	if composites == "" {
-		t.Fatal("SALIENCY_TEST_GOAL_COMPOSITES not set: run the tests with `make test`")
-	}
+	composites := testenv.Path(t, testenv.GoalComposites)
 	code, stdout, stderr := runMain(t, "", "eval", "--model", model, "--json", composites)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

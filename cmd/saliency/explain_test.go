@@ -18,21 +18,14 @@ import (
 	"testing"
 
 	"github.com/saliency-tool/saliency/internal/manifest"
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 // testModel is the exported model the tests run; it must be set, or the tests
 // would prove nothing.
 func testModel(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("SALIENCY_TEST_MODEL")
-	if dir == "" {
-		t.Fatal("SALIENCY_TEST_MODEL not set: run the tests with `make test`")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
+	return testenv.Path(t, testenv.Model)
 }
 
 func testLabels(t *testing.T) []string {

@@ -6,17 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 // fashionModel is the trained demo model `make test` builds: small, so the
 // methods that need many gradients run quickly.
 func fashionModel(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("SALIENCY_TEST_FASHION")
-	if dir == "" {
-		t.Fatal("SALIENCY_TEST_FASHION not set: run the tests with `make test`")
-	}
-	return dir
+	return testenv.Path(t, testenv.Fashion)
 }
 
 // Each method writes maps named after it, beside the default method's, at the

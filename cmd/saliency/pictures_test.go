@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"image"
 	"image/color"
 	_ "image/png"
@@ -9,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 func decodePNG(t *testing.T, path string) image.Image {
@@ -31,23 +32,9 @@ func decodePNG(t *testing.T, path string) image.Image {
 // checked against the published table rather than against render's copy of it.
 func publishedColormap(t *testing.T, name string) map[color.NRGBA]bool {
 	t.Helper()
-	path := os.Getenv("SALIENCY_COLORMAP_REFERENCE")
-	if path == "" {
-		t.Fatal("SALIENCY_COLORMAP_REFERENCE not set: run the tests with `make test`, which computes it with matplotlib")
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref struct {
-		Colormaps map[string]struct{ RGB [][3]uint8 }
-	}
-	if err := json.Unmarshal(data, &ref); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	entries := ref.Colormaps[name].RGB
+	entries := testenv.ReadColormaps(t).Colormaps[name].RGB
 	if len(entries) != 256 {
-		t.Fatalf("%s: colormap %q has %d entries, want 256", path, name, len(entries))
+		t.Fatalf("reference colormap %q has %d entries, want 256", name, len(entries))
 	}
 	table := map[color.NRGBA]bool{}
 	for _, c := range entries {

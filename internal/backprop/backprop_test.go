@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 var (
@@ -19,10 +21,7 @@ var (
 // model loads the exported random-weight Xception once for the package's tests.
 func model(t *testing.T) *Model {
 	t.Helper()
-	dir := os.Getenv("SALIENCY_TEST_MODEL")
-	if dir == "" {
-		t.Fatal("SALIENCY_TEST_MODEL not set: run the tests with `make test`")
-	}
+	dir := testenv.Path(t, testenv.Model)
 	loadOnce.Do(func() { testModel, loadErr = Load(dir, Options{}) })
 	if loadErr != nil {
 		t.Fatal(loadErr)
@@ -168,10 +167,7 @@ func TestGradientsRejectBadArguments(t *testing.T) {
 }
 
 func TestLoadErrorsSayWhatIsWrong(t *testing.T) {
-	real := os.Getenv("SALIENCY_TEST_MODEL")
-	if real == "" {
-		t.Fatal("SALIENCY_TEST_MODEL not set: run the tests with `make test`")
-	}
+	real := testenv.Path(t, testenv.Model)
 	manifestBytes, err := os.ReadFile(filepath.Join(real, "saliency.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +203,7 @@ func TestLoadErrorsSayWhatIsWrong(t *testing.T) {
 }
 
 func TestCloseTwice(t *testing.T) {
-	m, err := Load(os.Getenv("SALIENCY_TEST_MODEL"), Options{IntraOpThreads: 1, InterOpThreads: 1})
+	m, err := Load(testenv.Path(t, testenv.Model), Options{IntraOpThreads: 1, InterOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/engine"
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 // The model is loaded once for the package: loading takes seconds.
@@ -39,10 +40,7 @@ func TestMain(m *testing.M) {
 
 func loadModel(t *testing.T) *backprop.Model {
 	t.Helper()
-	dir := os.Getenv("SALIENCY_TEST_MODEL")
-	if dir == "" {
-		t.Fatal("SALIENCY_TEST_MODEL not set: run the tests with `make test`")
-	}
+	dir := testenv.Path(t, testenv.Model)
 	modelOnce.Do(func() { model, modelErr = backprop.Load(dir, backprop.Options{}) })
 	if modelErr != nil {
 		t.Fatalf("load %s: %v", dir, modelErr)

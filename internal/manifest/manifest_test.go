@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 const valid = `{
@@ -158,11 +160,7 @@ func TestReadNamesTheProblem(t *testing.T) {
 
 // The exporter's real output must satisfy the Go side's contract.
 func TestExportedManifestIsValid(t *testing.T) {
-	dir := os.Getenv("SALIENCY_TEST_MODEL")
-	if dir == "" {
-		t.Fatal("SALIENCY_TEST_MODEL not set: run the tests with `make test`")
-	}
-	m, err := Read(dir)
+	m, err := Read(testenv.Path(t, testenv.Model))
 	if err != nil {
 		t.Fatal(err)
 	}

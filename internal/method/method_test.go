@@ -12,6 +12,7 @@ import (
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/imageio"
 	"github.com/saliency-tool/saliency/internal/postproc"
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 // The methods against each other and against their definitions' properties on
@@ -29,7 +30,7 @@ var (
 func model(t *testing.T, name string) *backprop.Model {
 	t.Helper()
 	loadOnce.Do(func() {
-		for n, env := range map[string]string{"xception": "SALIENCY_TEST_MODEL", "fashion": "SALIENCY_TEST_FASHION"} {
+		for n, env := range map[string]string{"xception": testenv.Model, "fashion": testenv.Fashion} {
 			dir := os.Getenv(env)
 			if dir == "" {
 				continue
@@ -172,10 +173,7 @@ func TestSmoothGradWithoutNoiseIsGradients(t *testing.T) {
 // size: real inputs of the trained model, on which its top unit is confident.
 func heldOut(t *testing.T, m Model, n int) []float32 {
 	t.Helper()
-	dir := os.Getenv("SALIENCY_TEST_COMPOSITES")
-	if dir == "" {
-		t.Fatal("SALIENCY_TEST_COMPOSITES not set: run the tests with `make test`")
-	}
+	dir := testenv.Path(t, testenv.Composites)
 	h, w, _ := m.InputSize()
 	var out []float32
 	for i := range n {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"testing"
+
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 func TestMeanAbsChannels(t *testing.T) {
@@ -89,7 +91,7 @@ func TestResizeBilinearStaysInRange(t *testing.T) {
 // cases that tests/reference/resize.py computes with Python TensorFlow and writes
 // to the file named by SALIENCY_RESIZE_REFERENCE (`make test` does both).
 func TestResizeBilinearMatchesTensorFlow(t *testing.T) {
-	path := os.Getenv("SALIENCY_RESIZE_REFERENCE")
+	path := os.Getenv(testenv.ResizeReference) // skipped, not failed: postproc is tested without Python too
 	if path == "" {
 		t.Skip("SALIENCY_RESIZE_REFERENCE not set; `make test` computes it with Python TensorFlow")
 	}

@@ -1,13 +1,13 @@
 package render
 
 import (
-	"encoding/json"
 	"image/color"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
 func mustColormap(t *testing.T, name string) *Colormap {
@@ -59,39 +59,18 @@ func TestColormapPublishedValues(t *testing.T) {
 	}
 }
 
-// colormapReference is what tests/reference/colormaps.py writes: for each colormap,
-// the 256 rows of matplotlib's lookup table as float64 RGB and as bytes.
-type colormapReference struct {
-	Matplotlib string
-	Colormaps  map[string]struct {
-		Float [][3]float64
-		RGB   [][3]uint8
-	}
-}
-
 // TestColormapsMatchMatplotlib compares every entry of every colormap with the
 // table of the matplotlib that requirements.txt pins, computed by
 // tests/reference/colormaps.py into the file SALIENCY_COLORMAP_REFERENCE names
 // (`make test` does both). The match must be exact: the reference's bytes are
 // matplotlib's floats rounded half up, the rule the tables were generated with.
 func TestColormapsMatchMatplotlib(t *testing.T) {
-	path := os.Getenv("SALIENCY_COLORMAP_REFERENCE")
-	if path == "" {
-		t.Fatal("SALIENCY_COLORMAP_REFERENCE not set: run the tests with `make test`, which computes it with matplotlib")
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref colormapReference
-	if err := json.Unmarshal(data, &ref); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	ref := testenv.ReadColormaps(t)
 	t.Logf("reference: matplotlib %s", ref.Matplotlib)
 	for _, name := range ColormapNames() {
 		want, ok := ref.Colormaps[name]
 		if !ok {
-			t.Errorf("%s: not in %s; add it to tests/reference/colormaps.py", name, path)
+			t.Errorf("%s: not in the reference; add it to tests/reference/colormaps.py", name)
 			continue
 		}
 		if len(want.RGB) != 256 || len(want.Float) != 256 {
