@@ -91,8 +91,16 @@ TEST_ENV = SALIENCY_TEST_MODEL=$(MODELS)/xception SALIENCY_RESIZE_REFERENCE=$(CU
 	SALIENCY_TEST_FASHION=$(MODELS)/fashion SALIENCY_TEST_COMPOSITES=$(HELDOUT) \
 	SALIENCY_TEST_GOAL_COMPOSITES=$(GOALSET)
 
+# The packages that must build, vet and test without cgo (README, "How the code
+# is laid out"); the others but backprop and cmd/saliency build without it.
+PURE_GO = ./internal/output ./internal/inputs ./internal/postproc ./internal/render \
+	./internal/imageio ./internal/evaluate ./internal/manifest ./internal/jsonnum
+
 test-go: build/reference/resize.json build/reference/colormaps.json $(HELDOUT)/boxes.json $(GOALSET)/boxes.json
 	$(TEST_ENV) $(CGO_ENV) $(GO) vet ./...
+	$(TEST_ENV) CGO_ENABLED=0 $(GO) vet $(PURE_GO)
+	CGO_ENABLED=0 $(GO) build ./internal/engine ./internal/method
+	$(TEST_ENV) CGO_ENABLED=0 $(GO) test -count=1 $(PURE_GO)
 	$(TEST_ENV) $(CGO_ENV) $(GO) test -count=1 ./...
 
 # tf.image.resize's output on random maps, for postproc's Go test.

@@ -6,8 +6,9 @@ Every peer does the whole job in its own process, the way a user's script would:
 import TensorFlow, load the Keras model, read each image from disk (Keras'
 load_img, bilinear to 299x299), pick the top-K logits, compute the maps, resize each
 map back to its image's size (tf.image.resize, bilinear, as the Go CLI does) and
-write one 8-bit grayscale PNG per image and unit, named as the Go CLI names them:
-STEM.saliency.png for K = 1, STEM.saliency.UNIT.png for K > 1.
+write one 8-bit grayscale PNG per image and unit, named by the rule the README
+states (`saliency explain`, Outputs) for the default method: STEM.saliency.png
+for K = 1, STEM.saliency.UNIT.png for K > 1.
 """
 
 import argparse

@@ -22,6 +22,7 @@ import colorsys
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import sys
@@ -355,7 +356,7 @@ def saliency_check(model, images, labels, boxes, batch=50):
             "top1": round(float(np.mean(top1)), 4)}
 
 
-_PERMUTATIONS = [list(p) for p in __import__("itertools").permutations(range(3))]
+_PERMUTATIONS = [list(p) for p in itertools.permutations(range(3))]
 
 
 def _batches(rng, images, labels, boxes, batch_size, steps, flip, permute, crop=0, crop_steps=0):
@@ -448,9 +449,7 @@ def train(seed, out=None, random_out=None, recipe=None, log=print, data_dir=None
     schedule = tf.keras.optimizers.schedules.CosineDecay(
         0.0, steps - r["warmup_steps"], warmup_target=r["learning_rate"],
         warmup_steps=r["warmup_steps"])
-    ema = r.get("ema", 0.0)
-    optimizer = tf.keras.optimizers.SGD(schedule, momentum=r["momentum"], nesterov=True,
-                                        use_ema=bool(ema), ema_momentum=ema or 0.99)
+    optimizer = tf.keras.optimizers.SGD(schedule, momentum=r["momentum"], nesterov=True)
     xent = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @tf.function
@@ -480,14 +479,6 @@ def train(seed, out=None, random_out=None, recipe=None, log=print, data_dir=None
     # The exported model: float32, fixed input size, the trained weights.
     tf.keras.mixed_precision.set_global_policy("float32")
     trained = build_model(**r["model"])
-    if ema and os.environ.get("FASHION_EMA_COMPARE"):
-        raw = build_model(**r["model"]); raw.set_weights(model.get_weights())
-        x_test0, y_test0, _ = test_data.result()
-        lg = np.concatenate([raw(preprocess(x_test0[a:a + 250].astype(np.float32)), training=False).numpy()
-                             for a in range(0, len(x_test0), 250)])
-        log(f"without EMA: {np.mean(lg.argmax(1) == y_test0):.4f}")
-    if ema:
-        optimizer.finalize_variable_values(model.trainable_variables)
     trained.set_weights(model.get_weights())
     logits = np.concatenate([trained(preprocess(x_test[a:a + 250].astype(np.float32)),
                                      training=False).numpy()

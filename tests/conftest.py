@@ -1,5 +1,7 @@
 """Shared fixtures for the Python tests: running the CLI and the exporter as
-subprocesses, test images, and the reference arithmetic of the map definition.
+subprocesses, the exported models under test ($SALIENCY_BIN,
+$SALIENCY_TEST_MODEL, $SALIENCY_TEST_FASHION: read here and nowhere else), test
+images, and the reference arithmetic of the map definition.
 
 The references here take a *forward* function written by the test itself (a
 Keras model and Keras' own preprocessing) and differentiate it with
@@ -25,6 +27,13 @@ from PIL import Image
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = os.environ.get("SALIENCY_BIN", str(ROOT / "bin" / "saliency"))
 EXPORTER = ROOT / "models" / "export.py"
+# The exported models the tests run on, by name: $SALIENCY_TEST_MODEL (random
+# Xception) and $SALIENCY_TEST_FASHION (the trained demo model), by default
+# where `make setup` exports them.
+MODELS = {
+    "xception": os.environ.get("SALIENCY_TEST_MODEL", str(ROOT / "models" / "xception")),
+    "fashion": os.environ.get("SALIENCY_TEST_FASHION", str(ROOT / "models" / "fashion")),
+}
 
 
 def _env(extra=None):
@@ -43,6 +52,11 @@ class Cli:
     def run(self, *args, env=None, timeout=900):
         return subprocess.run([self.path, *map(str, args)], capture_output=True, text=True,
                               timeout=timeout, env=_env(env))
+
+    def start(self, *args, env=None):
+        """Started, not waited for: a Popen with stdout and stderr piped (text)."""
+        return subprocess.Popen([self.path, *map(str, args)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=_env(env))
 
     def explain(self, model, paths, out_dir, *flags):
         """`explain --raw --json` on paths; the parsed objects, in input order."""
@@ -81,23 +95,52 @@ def export():
     return Exporter()
 
 
+@pytest.fixture(scope="session")
+def model_path():
+    """name ("xception", "fashion") -> the folder of that exported model (MODELS);
+    fails the test when it is missing."""
+    def get(name):
+        path = MODELS[name]
+        if not os.path.isdir(path):
+            pytest.fail(f"{path} missing: run `make setup`")
+        return path
+    return get
+
+
 def manifest_of(model_dir):
     with open(pathlib.Path(model_dir) / "saliency.json") as f:
         return json.load(f)
 
 
+def import_fashion():
+    """models/fashion.py, the demo model's definition (never export.py)."""
+    if str(ROOT / "models") not in sys.path:
+        sys.path.insert(0, str(ROOT / "models"))
+    import fashion
+    return fashion
+
+
 # ---------------------------------------------------------------- images
 
-def write_photos(folder, height, width, photos=("chelsea", "coffee")):
+# The photos in testdata/ (NAME.jpg), by name, sorted.
+PHOTOS = tuple(p.stem for p in sorted((ROOT / "testdata").glob("*.jpg")))
+
+
+def photo(name):
+    """testdata/NAME.jpg as an RGB Pillow image."""
+    return Image.open(ROOT / "testdata" / f"{name}.jpg").convert("RGB")
+
+
+def write_photos(folder, height, width, photos=("chelsea", "coffee"), suffix=""):
     """testdata photos resized (Pillow, bilinear) to height x width and saved as
-    PNG, which the Go side decodes exactly: colour photos, so that a channel-order
-    or preprocessing mistake changes the maps."""
+    PNG (folder/NAME{suffix}.png), which the Go side decodes exactly: colour
+    photos, so that a channel-order or preprocessing mistake changes the maps."""
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in photos:
-        im = Image.open(ROOT / "testdata" / f"{name}.jpg").convert("RGB")
-        p = folder / f"{name}.png"
+        im = photo(name)
+        p = folder / f"{name}{suffix}.png"
         im.resize((width, height), Image.BILINEAR).save(p)
         paths.append(p)
     return paths
@@ -147,9 +190,7 @@ def rebuild(kind, model_dir):
                                         input_shape=(299, 299, 3))
         return m, keras.applications.xception.preprocess_input
     if kind == "fashion":
-        if str(ROOT / "models") not in sys.path:
-            sys.path.insert(0, str(ROOT / "models"))
-        import fashion  # the demo model's definition; never export.py
+        fashion = import_fashion()  # the demo model's definition; never export.py
         m = fashion.build_model(**manifest_of(model_dir)["recipe"]["model"])
         m.load_weights(os.path.join(model_dir, fashion.WEIGHTS))
         return m, fashion_preprocess
@@ -330,5 +371,6 @@ def reference():
     import types
     return types.SimpleNamespace(GraphReference=GraphReference, compare=compare, gradcam_maps=gradcam_maps,
                                  normalize=normalize, pixels=pixels, write_photos=write_photos,
+                                 photo=photo, PHOTOS=PHOTOS, import_fashion=import_fashion,
                                  manifest_of=manifest_of, CAM_LAYERS=CAM_LAYERS, rebuild=rebuild,
                                  resize_input=resize_input, resize_maps=resize_maps)

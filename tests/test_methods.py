@@ -30,26 +30,11 @@ Integrated gradients' completeness gap < 1% at 64 steps (Xception) and 256
 steps (fashion: the trained model's paths bend more, 1.85% at 64, 0.2% at 256).
 """
 
-import json
-import os
-import pathlib
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "models"))
-import fashion  # noqa: E402  (the demo model's definition, for its composites; never export.py)
-
-BIN = os.environ.get("SALIENCY_BIN", str(ROOT / "bin" / "saliency"))
-MODELS = {
-    "xception": os.environ.get("SALIENCY_TEST_MODEL", str(ROOT / "models" / "xception")),
-    "fashion": os.environ.get("SALIENCY_TEST_FASHION", str(ROOT / "models" / "fashion")),
-}
 MAP_TOL = 5e-3
 MAP_MEAN_TOL = 1e-5
 LOGIT_RTOL = 1e-4
@@ -57,18 +42,14 @@ GAP_TOL = 0.01
 
 
 class Model:
-    """A model folder, and the Keras model behind it rebuilt by the test
-    (conftest.rebuild): the references' forward pass, in graph mode."""
+    """A model folder (conftest.model_path), and the Keras model behind it rebuilt
+    by the test (conftest.rebuild): the references' forward pass, in graph mode."""
 
-    # The input size of each architecture: Keras' Xception default, fashion.py's canvas.
-    SIZES = {"xception": 299, "fashion": fashion.CANVAS}
-
-    def __init__(self, name, reference):
-        self.name, self.dir = name, MODELS[name]
-        if not os.path.isdir(self.dir):
-            pytest.fail(f"{self.dir} missing: run `make setup`")
+    def __init__(self, name, folder, reference):
+        self.name, self.dir = name, folder
         self.manifest = reference.manifest_of(self.dir)
-        self.size = self.SIZES[name]
+        # The input size of each architecture: Keras' Xception default, fashion.py's canvas.
+        self.size = {"xception": 299, "fashion": reference.import_fashion().CANVAS}[name]
         self.cam_layer = reference.CAM_LAYERS[name]
         self.keras, self.preprocess = reference.rebuild(name, self.dir)
 
@@ -99,42 +80,25 @@ class Model:
 
 
 @pytest.fixture(scope="module", params=["xception", "fashion"])
-def model(request, reference):
-    m = Model(request.param, reference)
+def model(request, model_path, reference):
+    m = Model(request.param, model_path(request.param), reference)
     yield m
     del m.keras, m._logits, m._grads
 
 
 @pytest.fixture(scope="module")
-def images(model, tmp_path_factory):
-    """Two images at the model's input size (so no resizing is involved): photos
-    from testdata/ for Xception, held-out composites for fashion."""
+def images(model, reference, tmp_path_factory):
+    """Two images at the model's input size (so no resizing is involved): the
+    first two photos from testdata/ for Xception, held-out composites for fashion."""
     d = tmp_path_factory.mktemp(model.name)
     if model.name == "xception":
-        arrays = [np.asarray(Image.open(p).convert("RGB").resize((model.size,) * 2, Image.BILINEAR))
-                  for p in sorted((ROOT / "testdata").glob("*.jpg"))[:2]]
-    else:
-        arrays = list(fashion.composites("test", 11, 2)[0])
+        return reference.write_photos(d, model.size, model.size, reference.PHOTOS[:2])
     paths = []
-    for i, a in enumerate(arrays):
+    for i, a in enumerate(reference.import_fashion().composites("test", 11, 2)[0]):
         p = d / f"img{i}.png"
         Image.fromarray(a).save(p)
         paths.append(p)
     return paths
-
-
-def pixels(paths):
-    return np.stack([np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) for p in paths])
-
-
-def run_cli(model, paths, out_dir, *flags):
-    cmd = [BIN, "explain", "--model", model.dir, "--raw", "--json", "--out-dir", str(out_dir),
-           *flags, *map(str, paths)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    results = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["image"] for r in results] == [str(p) for p in paths]
-    return results
 
 
 # ---------------------------------------------------------------- post-processing
@@ -145,12 +109,6 @@ def channel_map(attr, filt="absolute", reduce="mean"):
     attr = {"absolute": np.abs, "positive": lambda a: np.maximum(a, 0),
             "negative": lambda a: np.maximum(-a, 0)}[filt](attr)
     return attr.mean(-1) if reduce == "mean" else attr.max(-1)
-
-
-def normalize(maps):
-    maps = maps - maps.min(axis=(1, 2), keepdims=True)
-    top = maps.max(axis=(1, 2), keepdims=True)
-    return np.divide(maps, top, out=np.zeros_like(maps), where=top > 0)
 
 
 def top1(model, x):
@@ -244,10 +202,10 @@ def integrated(model, x, units, steps, kind):
     return (x - base) * total, picked - start
 
 
-def gradcam(model, x, units):
+def gradcam(model, x, units, normalize):
     """Selvaraju et al. 2017 on the architecture's published CAM layer,
-    normalised at the layer's size and then resized to the input with
-    tf.image.resize (bilinear), in graph mode. units: [N] (one per image)."""
+    normalised (conftest.normalize) at the layer's size and then resized to the
+    input with tf.image.resize (bilinear), in graph mode. units: [N] (one per image)."""
     import keras
     layer = model.cam_layer
     names = [op.name for op in model.keras.operations]
@@ -273,42 +231,42 @@ def gradcam(model, x, units):
 # ---------------------------------------------------------------- tests
 
 @pytest.mark.parametrize("filt,reduce", [("absolute", "mean"), ("positive", "max"), ("negative", "mean")])
-def test_gradients_filters_and_reductions(model, images, tmp_path, filt, reduce):
-    x = pixels(images)
+def test_gradients_filters_and_reductions(model, images, cli, reference, tmp_path, filt, reduce):
+    x = reference.pixels(images)
     units = top1(model, x)
     g, picked = model.grads(x, units)
-    results = run_cli(model, images, tmp_path, "--filter", filt, "--reduce", reduce)
-    assert_maps(results, normalize(channel_map(g, filt, reduce)), picked)
+    results = cli.explain(model.dir, images, tmp_path, "--filter", filt, "--reduce", reduce)
+    assert_maps(results, reference.normalize(channel_map(g, filt, reduce)), picked)
 
 
-def test_gradxinput(model, images, tmp_path):
-    x = pixels(images)
+def test_gradxinput(model, images, cli, reference, tmp_path):
+    x = reference.pixels(images)
     units = top1(model, x)
     g, picked = model.grads(x, units)
-    results = run_cli(model, images, tmp_path, "--method", "gradxinput")
+    results = cli.explain(model.dir, images, tmp_path, "--method", "gradxinput")
     assert all(r["maps"][0].endswith(".saliency.gradxinput.png") for r in results)
-    assert_maps(results, normalize(channel_map(g * x)), picked)
+    assert_maps(results, reference.normalize(channel_map(g * x)), picked)
 
 
-def test_smoothgrad(model, images, tmp_path):
-    x = pixels(images)
+def test_smoothgrad(model, images, cli, reference, tmp_path):
+    x = reference.pixels(images)
     units = top1(model, x)
-    results = run_cli(model, images, tmp_path, "--method", "smoothgrad", "--samples", "4",
-                      "--noise", "0.2", "--seed", "42", "--batch-size", "3")
+    results = cli.explain(model.dir, images, tmp_path, "--method", "smoothgrad", "--samples", "4",
+                          "--noise", "0.2", "--seed", "42", "--batch-size", "3")
     ref = smoothgrad(model, x, units, 4, 0.2, 42)
     # The logits printed are the clean image's: Keras' logits of x, not a noisy copy's.
     clean = model.logits(x)[np.arange(len(x)), units]
-    assert_maps(results, normalize(channel_map(ref)), clean)
+    assert_maps(results, reference.normalize(channel_map(ref)), clean)
 
 
 @pytest.mark.parametrize("kind", ["black", "white", "blur"])
-def test_integrated_gradients(model, images, tmp_path, kind):
-    x = pixels(images[:1])
+def test_integrated_gradients(model, images, cli, reference, tmp_path, kind):
+    x = reference.pixels(images[:1])
     units = top1(model, x)
-    results = run_cli(model, images[:1], tmp_path, "--method", "integrated", "--steps", "6",
-                      "--baseline", kind, "--filter", "positive")
+    results = cli.explain(model.dir, images[:1], tmp_path, "--method", "integrated", "--steps", "6",
+                          "--baseline", kind, "--filter", "positive")
     attr, delta = integrated(model, x, units, 6, kind)
-    assert_maps(results, normalize(channel_map(attr, "positive")))
+    assert_maps(results, reference.normalize(channel_map(attr, "positive")))
     c = results[0]["completeness"][0]
     np.testing.assert_allclose(c["logit_delta"], delta[0], rtol=1e-3, atol=1e-7)
     np.testing.assert_allclose(c["attribution_sum"], attr[0].sum(), rtol=1e-3, atol=1e-7)
@@ -317,21 +275,22 @@ def test_integrated_gradients(model, images, tmp_path, kind):
 COMPLETENESS_STEPS = {"xception": 64, "fashion": 256}
 
 
-def test_integrated_gradients_completeness(model, images, tmp_path):
+def test_integrated_gradients_completeness(model, images, cli, tmp_path):
     steps = COMPLETENESS_STEPS[model.name]
-    results = run_cli(model, images[:1], tmp_path, "--method", "integrated", "--steps", str(steps),
-                      "--batch-size", "16")
+    results = cli.explain(model.dir, images[:1], tmp_path, "--method", "integrated", "--steps", str(steps),
+                          "--batch-size", "16")
     c = results[0]["completeness"][0]
     print(f"{model.name}, {steps} steps: sum {c['attribution_sum']:.6g}, delta {c['logit_delta']:.6g}, gap {c['gap']:.2e}")
     assert abs(c["attribution_sum"] - c["logit_delta"]) < GAP_TOL * abs(c["logit_delta"])
     assert c["gap"] < GAP_TOL
 
 
-def test_gradcam(model, images, tmp_path):
-    x = pixels(images)
+def test_gradcam(model, images, cli, reference, tmp_path):
+    x = reference.pixels(images)
     units = top1(model, x)
-    results = run_cli(model, images, tmp_path, "--method", "gradcam")
-    assert_maps(results, gradcam(model, x, units), model.logits(x)[np.arange(len(x)), units])
+    results = cli.explain(model.dir, images, tmp_path, "--method", "gradcam")
+    assert_maps(results, gradcam(model, x, units, reference.normalize),
+                model.logits(x)[np.arange(len(x)), units])
 
 
 def test_manifest_names_the_cam_layer(model):

@@ -38,9 +38,6 @@ RESIZE_PIXEL_TOL and RESIZE_LOGIT_RTOL below.
 """
 
 import json
-import os
-import pathlib
-import subprocess
 
 import numpy as np
 import pytest
@@ -49,11 +46,6 @@ from PIL import Image
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras 3.15's np.array(copy=)
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BIN = os.environ.get("SALIENCY_BIN", str(ROOT / "bin" / "saliency"))
-MODEL = os.environ.get("SALIENCY_TEST_MODEL", str(ROOT / "models" / "xception"))
-MODELS = {"xception": MODEL,
-          "fashion": os.environ.get("SALIENCY_TEST_FASHION", str(ROOT / "models" / "fashion"))}
 SIZE = 299
 MAP_TOL = 5e-3
 MAP_MEAN_TOL = 1e-5
@@ -61,17 +53,16 @@ LOGIT_RTOL = 1e-4
 
 
 @pytest.fixture(scope="module")
-def keras_ref(reference):
+def keras_ref(reference, model_path):
     """name -> conftest.GraphReference on the rebuilt Keras model; one model
     alive at a time (rebuild clears Keras' session)."""
     cache = {}
 
     def get(name):
         if name not in cache:
-            if not os.path.isdir(MODELS[name]):
-                pytest.fail(f"{MODELS[name]} missing: run `make setup`")
+            folder = model_path(name)
             cache.clear()
-            model, preprocess = reference.rebuild(name, MODELS[name])
+            model, preprocess = reference.rebuild(name, folder)
             cache[name] = reference.GraphReference(lambda x: model(preprocess(x), training=False))
         return cache[name]
 
@@ -80,25 +71,16 @@ def keras_ref(reference):
 
 
 @pytest.fixture(scope="module")
-def images(tmp_path_factory):
+def images(reference, tmp_path_factory):
     """Five 299x299 PNGs: the four photos in testdata/ and a smooth synthetic one."""
     d = tmp_path_factory.mktemp("parity")
-    paths = []
-    for jpg in sorted((ROOT / "testdata").glob("*.jpg")):
-        im = Image.open(jpg).convert("RGB").resize((SIZE, SIZE), Image.BILINEAR)
-        p = d / (jpg.stem + ".png")
-        im.save(p)
-        paths.append(p)
+    paths = reference.write_photos(d, SIZE, SIZE, reference.PHOTOS)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
     synthetic = np.stack([xx / SIZE * 255, yy / SIZE * 255, 128 + 100 * np.sin(xx / 17)], -1)
     p = d / "synthetic.png"
     Image.fromarray(synthetic.clip(0, 255).astype(np.uint8)).save(p)
     paths.append(p)
     return paths
-
-
-def load_pixels(paths):
-    return np.stack([np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) for p in paths])
 
 
 def definition(ref, x, k=None, units=None):
@@ -111,16 +93,6 @@ def definition(ref, x, k=None, units=None):
         units = np.tile(np.asarray(units, np.int32), (len(x), 1))
     picked, maps = ref.maps(x, units)
     return units, picked, maps
-
-
-def run_cli(paths, out_dir, *flags):
-    cmd = [BIN, "explain", "--model", MODEL, "--raw", "--json", "--out-dir", str(out_dir), *flags,
-           *map(str, paths)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    results = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["image"] for r in results] == [str(p) for p in paths]
-    return results
 
 
 def assert_parity(results, units, logits, maps):
@@ -147,23 +119,24 @@ def assert_parity(results, units, logits, maps):
 
 
 @pytest.mark.parametrize("k,batch", [(1, 2), (3, 8)])
-def test_top_k_matches_definition(keras_ref, images, tmp_path, k, batch):
+def test_top_k_matches_definition(keras_ref, images, cli, model_path, reference, tmp_path, k, batch):
     """Top-K units, their logits and maps; k=1 with more images than --batch-size."""
-    results = run_cli(images, tmp_path, "--top-k", str(k), "--batch-size", str(batch))
-    units, logits, maps = definition(keras_ref("xception"), load_pixels(images), k=k)
+    results = cli.explain(model_path("xception"), images, tmp_path, "--top-k", str(k), "--batch-size", str(batch))
+    units, logits, maps = definition(keras_ref("xception"), reference.pixels(images), k=k)
     assert_parity(results, units, logits, maps)
 
 
-def test_fixed_units_match_definition(keras_ref, images, tmp_path):
+def test_fixed_units_match_definition(keras_ref, images, cli, model_path, reference, tmp_path):
     chosen = [0, 417, 999]
-    results = run_cli(images[:3], tmp_path, "--units", ",".join(map(str, chosen)), "--batch-size", "2")
-    units, logits, maps = definition(keras_ref("xception"), load_pixels(images[:3]), units=chosen)
+    results = cli.explain(model_path("xception"), images[:3], tmp_path,
+                          "--units", ",".join(map(str, chosen)), "--batch-size", "2")
+    units, logits, maps = definition(keras_ref("xception"), reference.pixels(images[:3]), units=chosen)
     assert_parity(results, units, logits, maps)
 
 
-def test_maps_are_not_trivial(images, tmp_path):
+def test_maps_are_not_trivial(images, cli, model_path, tmp_path):
     """Guards the parity tests against passing on degenerate maps (all zero, or constant)."""
-    results = run_cli(images[:2], tmp_path, "--top-k", "1")
+    results = cli.explain(model_path("xception"), images[:2], tmp_path, "--top-k", "1")
     for r in results:
         raw = np.load(r["raw"])
         assert raw.max() == pytest.approx(1.0) and raw.min() == 0.0
@@ -218,17 +191,11 @@ ALTERNATIVE_FACTOR = 10   # a wrong input resize must be this many tolerances aw
 
 
 @pytest.fixture(scope="module")
-def resized_images(tmp_path_factory):
+def resized_images(reference, tmp_path_factory):
     """chelsea and coffee (testdata: colour photos) at each of SHAPES, resized
     with Pillow and saved as PNG: the CLI decodes exactly these pixels."""
     d = tmp_path_factory.mktemp("resized")
-    paths = []
-    for w, h in SHAPES:
-        for photo in ("chelsea", "coffee"):
-            p = d / f"{photo}_{w}x{h}.png"
-            Image.open(ROOT / "testdata" / f"{photo}.jpg").convert("RGB").resize((w, h), Image.BILINEAR).save(p)
-            paths.append(p)
-    return paths
+    return [p for w, h in SHAPES for p in reference.write_photos(d, h, w, suffix=f"_{w}x{h}")]
 
 
 def pil_8bit(a, height, width):
@@ -290,15 +257,15 @@ def test_input_resize_is_pil_bilinear(export, cli, reference, resized_images, tm
 
 
 @pytest.mark.parametrize("name", ["xception", "fashion"])
-def test_resized_images_match_definition(name, keras_ref, cli, reference, resized_images, tmp_path):
+def test_resized_images_match_definition(name, keras_ref, cli, model_path, reference, resized_images, tmp_path):
     """Images of other sizes through the whole pipeline, top 2: each input
     resized to the model's size by the documented rule (conftest.resize_input),
     Keras' logits and gradient maps there, normalised, and resized back to the
     image by tf.image.resize (conftest.resize_maps); one image per reference
     call."""
-    size = reference.manifest_of(MODELS[name])["input"]["height"]
+    size = reference.manifest_of(model_path(name))["input"]["height"]
     assert {"xception": SIZE, "fashion": 128}[name] == size
-    results = cli.explain(MODELS[name], resized_images, tmp_path, "--top-k", RESIZE_K)
+    results = cli.explain(model_path(name), resized_images, tmp_path, "--top-k", RESIZE_K)
     ref = keras_ref(name)
     units, logits, maps = [], [], []
     for i, p in enumerate(resized_images):

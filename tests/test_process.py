@@ -21,40 +21,32 @@ lasts some seconds and a signal can land while TensorFlow computes), and:
 """
 
 import json
-import os
 import pathlib
 import random
 import re
 import signal
-import subprocess
 import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BIN = os.environ.get("SALIENCY_BIN", str(ROOT / "bin" / "saliency"))
 N_IMAGES = 30
 # Steps of 4 images, about 1.4 s each here, 13 s in all with the model load.
 SLOW = ("--method", "integrated", "--steps", "16", "--batch-size", "4")
 
 
 @pytest.fixture(scope="module")
-def fashion():
-    path = os.environ.get("SALIENCY_TEST_FASHION")
-    if not path:
-        pytest.fail("SALIENCY_TEST_FASHION not set: run the tests with `make test`")
-    return path
+def fashion(model_path):
+    return model_path("fashion")
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
+def photos(reference, tmp_path_factory):
     """30 PNGs of different sizes cut from the testdata photos."""
     folder = tmp_path_factory.mktemp("photos")
     rng = random.Random(30)
-    sources = [Image.open(ROOT / "testdata" / f"{n}.jpg").convert("RGB")
-               for n in ("chelsea", "coffee", "astronaut", "rocket")]
+    sources = [reference.photo(n) for n in ("chelsea", "coffee", "astronaut", "rocket")]
     for i in range(N_IMAGES):
         src = sources[i % len(sources)]
         w, h = rng.randint(40, 160), rng.randint(40, 160)
@@ -63,10 +55,8 @@ def photos(tmp_path_factory):
     return folder
 
 
-def start(model, *args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.Popen([BIN, "explain", "--model", model, *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+def start(cli, model, *args):
+    return cli.start("explain", "--model", model, *args, env={"TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 def wait_lines(proc, n):
@@ -124,8 +114,8 @@ def check_interrupted(code, sig, out, err, out_dir, photos):
     return said
 
 
-def resume(model, out_dir, photos, said):
-    proc = start(model, *SLOW, "--raw", "--json", "--skip-existing", "--out-dir", out_dir, photos)
+def resume(cli, model, out_dir, photos, said):
+    proc = start(cli, model, *SLOW, "--raw", "--json", "--skip-existing", "--out-dir", out_dir, photos)
     code, out, err = finish(proc)
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
@@ -142,14 +132,14 @@ SEED = random.randrange(1 << 16)
     (signal.SIGINT, ["after-first", "early", "later"]),
     (signal.SIGTERM, ["after-first", "early"]),
 ])
-def test_signal_then_resume(fashion, photos, tmp_path, sig, moments):
+def test_signal_then_resume(cli, fashion, photos, tmp_path, sig, moments):
     rng = random.Random(SEED + sig)
     print(f"\nseed {SEED}")
     first_took = None
     for k, moment in enumerate(moments):
         out_dir = tmp_path / f"out{k}"
         t0 = time.monotonic()
-        proc = start(fashion, *SLOW, "--raw", "--json", "--out-dir", out_dir, photos)
+        proc = start(cli, fashion, *SLOW, "--raw", "--json", "--out-dir", out_dir, photos)
         printed = ""
         if moment == "after-first":
             # TensorFlow is computing the next batch now.
@@ -170,12 +160,12 @@ def test_signal_then_resume(fashion, photos, tmp_path, sig, moments):
             pytest.fail(f"the run ended before the signal ({moment}); make it longer")
         said = check_interrupted(code, sig, out, err, out_dir, photos)
         print(f"{signal.Signals(sig).name} {moment}: {said} of {N_IMAGES} done")
-        resume(fashion, out_dir, photos, said)
+        resume(cli, fashion, out_dir, photos, said)
 
 
-def test_second_sigint_stops_at_once(fashion, photos, tmp_path):
+def test_second_sigint_stops_at_once(cli, fashion, photos, tmp_path):
     # Two batches of 15 images at 64 steps, each about 15 s of work here.
-    proc = start(fashion, "--method", "integrated", "--steps", "64", "--batch-size", "15",
+    proc = start(cli, fashion, "--method", "integrated", "--steps", "64", "--batch-size", "15",
                  "--raw", "--json", "--out-dir", tmp_path, photos)
     printed = wait_lines(proc, 15)  # the first batch is written and reported
     time.sleep(0.5)  # the engine has started the second
@@ -195,8 +185,8 @@ def test_second_sigint_stops_at_once(fashion, photos, tmp_path):
 
 
 @pytest.mark.parametrize("n", [3])
-def test_shards_at_once_cover_every_input_once(fashion, photos, tmp_path, n):
-    procs = [start(fashion, "--json", "--shard", f"{i}/{n}", "--out-dir", tmp_path, photos)
+def test_shards_at_once_cover_every_input_once(cli, fashion, photos, tmp_path, n):
+    procs = [start(cli, fashion, "--json", "--shard", f"{i}/{n}", "--out-dir", tmp_path, photos)
              for i in range(1, n + 1)]
     seen = []
     for p in procs:

@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/engine"
 	"github.com/saliency-tool/saliency/internal/evaluate"
 	"github.com/saliency-tool/saliency/internal/jsonnum"
-	"github.com/saliency-tool/saliency/internal/manifest"
 )
 
 // EvalOptions is everything `saliency eval` needs, filled from flags.
@@ -62,35 +59,18 @@ two maps (near 0 means the maps depend on what the model learned).`,
 			return evalRun(opts)
 		}),
 	}
+	addModelFlags(cmd, &opts.Model, &opts.BatchSize)
 	f := cmd.Flags()
-	f.StringVarP(&opts.Model, "model", "m", "xception", "model folder, or the name of one in the models folder")
 	f.StringVar(&opts.RandomModel, "random-model", "", "re-initialised copy for the sanity check (default: MODEL-random; none: skip)")
 	f.IntVar(&opts.Limit, "limit", 0, "score only the first `N` composites (by file name; 0: all)")
-	f.IntVarP(&opts.BatchSize, "batch-size", "b", 0, "image-unit rows per TensorFlow call (0: one per 299x299 of model input)")
 	f.BoolVar(&opts.JSON, "json", false, "print the scores as one JSON object")
 	opts.Method.add(cmd)
 	return cmd
 }
 
-// EvalReport is the outcome of `saliency eval`, as --json prints it.
-type EvalReport struct {
-	Model       string `json:"model"`
-	Method      string `json:"method"`
-	RandomModel string `json:"random_model,omitempty"`
-	Images      int    `json:"images"`
-	Failed      int    `json:"failed"`
-	// The scores are null in JSON when undefined (no image scored, a NaN map).
-	Accuracy       jsonnum.Float64 `json:"accuracy"`
-	PointingGame   jsonnum.Float64 `json:"pointing_game"`
-	EnergyInBox    jsonnum.Float64 `json:"energy_in_box"`
-	UniformShare   jsonnum.Float64 `json:"uniform_baseline"`
-	RandomSpearman jsonnum.Float64 `json:"randomization_spearman,omitempty"`
-	SpearmanImages int             `json:"randomization_images,omitempty"`
-}
-
 func evalRun(opts *EvalOptions) error {
-	if opts.BatchSize < 0 {
-		return usagef("--batch-size must not be negative, got %d", opts.BatchSize)
+	if err := checkBatchSize(opts.BatchSize); err != nil {
+		return err
 	}
 	items, err := evaluate.ReadBoxes(opts.Dir)
 	if err != nil {
@@ -102,7 +82,7 @@ func evalRun(opts *EvalOptions) error {
 	if len(items) == 0 {
 		return usagef("%s: boxes.json lists no composites", opts.Dir)
 	}
-	model, err := loadModel(opts.Model, opts.modelPath())
+	model, err := openModel(opts.Model, opts.ModelPath)
 	if err != nil {
 		return err
 	}
@@ -115,72 +95,33 @@ func evalRun(opts *EvalOptions) error {
 	if randomName == "" {
 		randomName = opts.Model + "-random"
 	}
-	var random *backprop.Model
+	var random engine.Model // stays nil, not a nil *backprop.Model, without one
 	if randomName != "none" {
-		if random, err = loadModel(randomName, opts.modelPath()); err != nil {
+		found, err := findModel(randomName, opts.ModelPath)
+		if err != nil {
 			return err
 		}
-		defer random.Close()
-		if meth.Name() == "gradcam" && !random.HasGradCAM() {
-			return usagef("--method gradcam: %s was exported without the gradcam signature; export it again", randomName)
+		if err := supports(found.manifest, meth.Name()); err != nil {
+			return err
 		}
+		m, err := found.load()
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		random = m
 	}
-
-	paths := make([]string, len(items))
-	byPath := make(map[string]evaluate.Item, len(items))
-	for i, it := range items {
-		paths[i] = filepath.Join(opts.Dir, it.File)
-		byPath[paths[i]] = it
-	}
-	report := EvalReport{Model: opts.Model, Method: meth.Name()}
-	maps := map[string][]float32{}
-	units := map[string][]int{}
-	var hits, correct int
-	var energy, uniform float64
-	engine.Explain(context.Background(), model, paths, engine.Config{Method: meth, TopK: 1, BatchSize: opts.BatchSize}, func(e engine.Explanation) {
-		if e.Err != nil {
-			fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: %v\n", e.Path, e.Err)
-			report.Failed++
-			return
-		}
-		it, b := byPath[e.Path], e.Image.Bounds()
-		report.Images++
-		if evaluate.PointingHit(e.Maps[0], b.Dx(), it.Box) {
-			hits++
-		}
-		if e.Units[0] == it.Label {
-			correct++
-		}
-		energy += evaluate.EnergyInBox(e.Maps[0], b.Dx(), it.Box)
-		uniform += evaluate.UniformShare(b.Dx(), b.Dy(), it.Box)
-		maps[e.Path], units[e.Path] = e.Maps[0], e.Units
+	report, err := evaluate.Run(context.Background(), model, random, items, evaluate.Config{
+		Dir: opts.Dir, Method: meth, BatchSize: opts.BatchSize, ModelName: opts.Model, RandomName: randomName,
+		Failed: func(image string, inRandom bool, err error) {
+			if inRandom {
+				image += " (" + randomName + ")"
+			}
+			fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: %v\n", image, err)
+		},
 	})
-	n := float64(report.Images) // 0/0 is NaN: no score without an image
-	report.Accuracy, report.PointingGame = jsonnum.Float64(float64(correct)/n), jsonnum.Float64(float64(hits)/n)
-	report.EnergyInBox, report.UniformShare = jsonnum.Float64(energy/n), jsonnum.Float64(uniform/n)
-	if random != nil && report.Images > 0 {
-		report.RandomModel = randomName
-		var sum float64
-		cfg := engine.Config{Method: meth, BatchSize: opts.BatchSize, UnitsOf: func(p string) []int { return units[p] }}
-		explained := make([]string, 0, len(maps))
-		for _, p := range paths {
-			if maps[p] != nil {
-				explained = append(explained, p)
-			}
-		}
-		engine.Explain(context.Background(), random, explained, cfg, func(e engine.Explanation) {
-			if e.Err != nil {
-				fmt.Fprintf(opts.IO.ErrOut, "saliency: %s (%s): %v\n", e.Path, randomName, e.Err)
-				return
-			}
-			if rho := evaluate.Spearman(maps[e.Path], e.Maps[0]); !math.IsNaN(rho) {
-				sum += rho
-				report.SpearmanImages++
-			}
-		})
-		if report.SpearmanImages > 0 {
-			report.RandomSpearman = jsonnum.Float64(sum / float64(report.SpearmanImages))
-		}
+	if err != nil {
+		return err
 	}
 	if err := opts.print(report); err != nil {
 		return err
@@ -191,7 +132,7 @@ func evalRun(opts *EvalOptions) error {
 	return nil
 }
 
-func (opts *EvalOptions) print(r EvalReport) error {
+func (opts *EvalOptions) print(r evaluate.Report) error {
 	if opts.JSON {
 		b, err := json.Marshal(r)
 		if err != nil {
@@ -221,24 +162,4 @@ func ratio(a, b jsonnum.Float64) float64 {
 		return math.NaN()
 	}
 	return float64(a / b)
-}
-
-func (opts *EvalOptions) modelPath() []string {
-	if opts.ModelPath != nil {
-		return opts.ModelPath
-	}
-	return defaultModelPath()
-}
-
-// loadModel resolves and loads a model, turning every failure into a usage error.
-func loadModel(name string, path []string) (*backprop.Model, error) {
-	dir, err := manifest.Resolve(name, path)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	m, err := backprop.Load(dir, backprop.Options{})
-	if err != nil {
-		return nil, usageError{fmt.Errorf("model %s: %w", name, err)}
-	}
-	return m, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/saliency-tool/saliency/internal/evaluate"
 	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
@@ -36,7 +37,7 @@ func TestEvalMeetsTheGoalsOnHeldOutComposites(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r EvalReport
+	var r evaluate.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("%v: %q", err, stdout)
 	}
@@ -85,7 +86,7 @@ func TestEvalWithAnotherMethod(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r EvalReport
+	var r evaluate.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("%v: %q", err, stdout)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/saliency-tool/saliency/internal/evaluate"
 	"github.com/saliency-tool/saliency/internal/jsonnum"
 )
 
@@ -35,7 +36,7 @@ func TestEvalReport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r EvalReport
+	var r evaluate.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("%v: %q", err, stdout)
 	}

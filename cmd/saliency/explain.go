@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/engine"
-	"github.com/saliency-tool/saliency/internal/imageio"
 	"github.com/saliency-tool/saliency/internal/inputs"
-	"github.com/saliency-tool/saliency/internal/manifest"
+	"github.com/saliency-tool/saliency/internal/output"
 	"github.com/saliency-tool/saliency/internal/render"
 )
 
@@ -123,11 +120,10 @@ inputs, so N machines can share a job.`,
 			return explainRun(opts)
 		}),
 	}
+	addModelFlags(cmd, &opts.Model, &opts.BatchSize)
 	f := cmd.Flags()
-	f.StringVarP(&opts.Model, "model", "m", "xception", "model folder, or the name of one in the models folder")
 	f.IntVarP(&opts.TopK, "top-k", "k", 1, "explain each image's `K` highest-scoring units")
 	f.IntSliceVar(&opts.Units, "units", nil, "explain these unit indices instead of the top K (comma-separated)")
-	f.IntVarP(&opts.BatchSize, "batch-size", "b", 0, "image-unit rows per TensorFlow call (0: one per 299x299 of model input)")
 	f.StringVarP(&opts.OutDir, "out-dir", "o", "", "write outputs to `DIR` instead of next to each image")
 	f.BoolVar(&opts.Raw, "raw", false, "also write the maps as float32 NumPy arrays, IMAGE.saliency.npy, shape [K, H, W]")
 	f.BoolVar(&opts.JSON, "json", false, "print one JSON object per image on stdout")
@@ -159,22 +155,18 @@ func explainRun(opts *ExplainOptions) error {
 	if opts.Shard != "" {
 		shard, err := inputs.ParseShard(opts.Shard)
 		if err != nil {
-			return usageError{err}
+			return usageError{fmt.Errorf("--shard %w", err)}
 		}
 		images = shard.Keep(images)
 	}
-	dir, err := manifest.Resolve(opts.Model, opts.modelPath())
+	found, err := findModel(opts.Model, opts.ModelPath)
 	if err != nil {
-		return usageError{err}
-	}
-	man, err := manifest.Read(dir)
-	if err != nil {
-		return usageError{fmt.Errorf("model %s: %w", opts.Model, err)}
-	}
-	if err := opts.validateUnits(len(man.Labels)); err != nil {
 		return err
 	}
-	meth, err := opts.Method.build(man)
+	if err := opts.validateUnits(len(found.manifest.Labels)); err != nil {
+		return err
+	}
+	meth, err := opts.Method.build(found.manifest)
 	if err != nil {
 		return err
 	}
@@ -187,15 +179,24 @@ func explainRun(opts *ExplainOptions) error {
 	// able to tell "done" from "did nothing".
 	failed := 0
 	for _, e := range empty {
-		opts.report(engine.Result{Image: e.Dir, Err: e})
+		opts.report(output.Record{Image: e.Dir, Err: e})
 		failed++
 	}
 	if len(images) == 0 {
 		return opts.nothingToExplain(collected)
 	}
-	model, err := backprop.Load(dir, backprop.Options{})
+	outputs, refused := output.Plan(images, output.Options{
+		Dir: opts.OutDir, Method: meth.Name(), Raw: opts.Raw, Colormap: cmap, Overlay: opts.Overlay,
+		SkipExisting: opts.SkipExisting, Units: opts.Units, PerImage: max(len(opts.Units), opts.TopK),
+		Sheet: opts.Grid,
+	})
+	for _, err := range refused { // only --grid's file is checked for the whole run
+		fmt.Fprintf(opts.IO.ErrOut, "saliency: --grid %v\n", err)
+		failed++
+	}
+	model, err := found.load()
 	if err != nil {
-		return usageError{fmt.Errorf("model %s: %w", opts.Model, err)}
+		return err
 	}
 	defer model.Close()
 	if opts.OutDir != "" {
@@ -211,25 +212,12 @@ func explainRun(opts *ExplainOptions) error {
 		BatchSize:      opts.BatchSize,
 		MaxPixels:      opts.MaxPixels,
 		ClipPercentile: opts.ClipPercentile,
-		Output: engine.Output{
-			OutDir:       opts.OutDir,
-			Raw:          opts.Raw,
-			Overlay:      opts.Overlay,
-			SkipExisting: opts.SkipExisting,
-		},
-	}
-	if cmap.Name() != "gray" {
-		cfg.Colormap = cmap
-	}
-	var sheet *gridSheet
-	if opts.Grid != "" {
-		sheet = &gridSheet{colormap: cmap}
-		cfg.OnWritten = sheet.add
 	}
 	bar := newProgress(opts.IO.ErrOut, len(images), !opts.Quiet && !opts.JSON && isTerminal(opts.IO.ErrOut))
 	stopper.startWork(len(images))
-	failed += engine.Run(stopper.ctx, model, images, cfg, func(r engine.Result) {
+	failed += engine.Run(stopper.ctx, model, outputs, cfg, func(r output.Record) {
 		bar.Clear() // the line below goes where the bar was; the bar is drawn again under it
+		r.Err = withFlagHint(r.Err)
 		if !opts.report(r) && r.Err == nil {
 			failed++ // the outputs are there, but its record is not
 		}
@@ -242,11 +230,9 @@ func explainRun(opts *ExplainOptions) error {
 			done, len(images))
 		return interrupted{sig}
 	}
-	if sheet != nil {
-		if err := sheet.write(opts.Grid, images); err != nil {
-			fmt.Fprintf(opts.IO.ErrOut, "saliency: %v\n", err)
-			failed++
-		}
+	if err := outputs.Finish(); err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "saliency: --grid %v\n", err)
+		failed++
 	}
 	if failed > 0 {
 		return errPartial
@@ -254,38 +240,13 @@ func explainRun(opts *ExplainOptions) error {
 	return nil
 }
 
-// gridCellSize is the side, in pixels, of one picture on the --grid sheet.
-const gridCellSize = 192
-
-// gridSheet collects thumbnails of the originals and their coloured maps for the
-// --grid contact sheet, so that a long batch does not hold every full image.
-type gridSheet struct {
-	colormap *render.Colormap
-	cells    []render.GridCell
-}
-
-func (g *gridSheet) add(e engine.Explanation) {
-	b := e.Image.Bounds()
-	cell := render.GridCell{Image: render.Fit(e.Image, gridCellSize)}
-	for _, m := range e.Maps {
-		cell.Maps = append(cell.Maps, render.Fit(g.colormap.Colorize(m, b.Dx(), b.Dy()), gridCellSize))
+// withFlagHint adds to an input's error the flag that avoids it.
+func withFlagHint(err error) error {
+	var collision *output.CollisionError
+	if errors.As(err, &collision) {
+		return fmt.Errorf("%w; explain them in separate calls or with --out-dir", err)
 	}
-	g.cells = append(g.cells, cell)
-}
-
-func (g *gridSheet) write(path string, inputs []string) error {
-	for _, in := range inputs {
-		if sameFile(in, path) {
-			return fmt.Errorf("--grid %s: would overwrite an input", path)
-		}
-	}
-	if len(g.cells) == 0 {
-		return fmt.Errorf("--grid %s: no image was explained, no sheet written", path)
-	}
-	if err := imageio.WritePNG(path, render.Grid(g.cells, gridCellSize)); err != nil {
-		return fmt.Errorf("--grid %s: %w", path, err)
-	}
-	return nil
+	return err
 }
 
 // nothingToExplain ends a run whose arguments left no image. With no input at
@@ -300,18 +261,14 @@ func (opts *ExplainOptions) nothingToExplain(collected int) error {
 	return errors.New("no images to explain")
 }
 
-func sameFile(a, b string) bool {
-	aa, err1 := filepath.Abs(a)
-	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
-}
-
 func (opts *ExplainOptions) validateFlags() error {
-	switch {
-	case opts.TopK < 1:
+	if opts.TopK < 1 {
 		return usagef("--top-k must be at least 1, got %d", opts.TopK)
-	case opts.BatchSize < 0:
-		return usagef("--batch-size must not be negative, got %d", opts.BatchSize)
+	}
+	if err := checkBatchSize(opts.BatchSize); err != nil {
+		return err
+	}
+	switch {
 	case opts.MaxPixels < 1:
 		return usagef("--max-pixels must be positive, got %d", opts.MaxPixels)
 	case opts.ClipPercentile < 0 || opts.ClipPercentile >= 100:
@@ -338,33 +295,9 @@ func (opts *ExplainOptions) validateUnits(classes int) error {
 	return nil
 }
 
-// modelPath is where a bare --model name is looked up (defaultModelPath unless
-// the options say otherwise).
-func (opts *ExplainOptions) modelPath() []string {
-	if opts.ModelPath != nil {
-		return opts.ModelPath
-	}
-	return defaultModelPath()
-}
-
-// defaultModelPath is $SALIENCY_MODELS, the models folder beside the binary's
-// bin/ folder, then ./models.
-func defaultModelPath() []string {
-	var path []string
-	if env := os.Getenv("SALIENCY_MODELS"); env != "" {
-		path = append(path, filepath.SplitList(env)...)
-	}
-	if exe, err := os.Executable(); err == nil {
-		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			path = append(path, filepath.Join(filepath.Dir(filepath.Dir(exe)), "models"))
-		}
-	}
-	return append(path, "models")
-}
-
 // jsonResult is one line of --json output.
 type jsonResult struct {
-	engine.Result
+	output.Record
 	Error string `json:"error,omitempty"`
 }
 
@@ -372,7 +305,7 @@ type jsonResult struct {
 // JSON object on stdout. It returns false when the result could not be written
 // whole: its --json record is then replaced by one carrying the error, and the
 // reason is on stderr.
-func (opts *ExplainOptions) report(r engine.Result) bool {
+func (opts *ExplainOptions) report(r output.Record) bool {
 	if r.Err != nil {
 		fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: %v\n", r.Image, r.Err)
 	}
@@ -401,17 +334,17 @@ func (opts *ExplainOptions) report(r engine.Result) bool {
 // writeJSON prints r's --json record. Numbers JSON cannot hold are null
 // already (jsonnum); should encoding still fail, the record is written with
 // the image and the error, which cannot fail, so no input loses its line.
-func (opts *ExplainOptions) writeJSON(r engine.Result) bool {
-	rec := jsonResult{Result: r}
+func (opts *ExplainOptions) writeJSON(r output.Record) bool {
+	rec := jsonResult{Record: r}
 	if r.Err != nil {
-		rec = jsonResult{Result: engine.Result{Image: r.Image}, Error: r.Err.Error()}
+		rec = jsonResult{Record: output.Record{Image: r.Image}, Error: r.Err.Error()}
 	}
 	ok := true
 	b, err := json.Marshal(rec)
 	if err != nil {
 		ok = false
 		fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: cannot encode its JSON record: %v\n", r.Image, err)
-		b, _ = json.Marshal(jsonResult{Result: engine.Result{Image: r.Image}, Error: "cannot encode its JSON record: " + err.Error()})
+		b, _ = json.Marshal(jsonResult{Record: output.Record{Image: r.Image}, Error: "cannot encode its JSON record: " + err.Error()})
 	}
 	if _, err := fmt.Fprintf(opts.IO.Out, "%s\n", b); err != nil {
 		fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: cannot write its JSON record: %v\n", r.Image, err)

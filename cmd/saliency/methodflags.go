@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -89,12 +90,25 @@ func (mf *methodFlags) build(man *manifest.Manifest) (method.Method, error) {
 	}
 	p.Samples, p.Noise, p.Seed, p.Steps, p.Baseline = mf.Samples, mf.Noise, mf.Seed, mf.Steps, mf.Baseline
 	m, err := method.New(mf.Name, p)
-	if err != nil {
+	var bad *method.ParamError
+	switch {
+	case errors.As(err, &bad):
+		return nil, usagef("--method %s: %s", mf.Name, bad.Named("--"+bad.Param))
+	case err != nil:
 		return nil, usageError{fmt.Errorf("--method %s: %w", mf.Name, err)}
 	}
-	if !slices.Contains(method.Supported(man), mf.Name) {
-		return nil, usagef("--method %s: model %s was exported without the %s signature (it supports %s)",
-			mf.Name, man.Name, method.Role(mf.Name), strings.Join(method.Supported(man), ", "))
+	if err := supports(man, mf.Name); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// supports refuses a method the model's manifest has no signature for: the one
+// place the commands ask which methods a model can run (method.Supported).
+func supports(man *manifest.Manifest, name string) error {
+	if !slices.Contains(method.Supported(man), name) {
+		return usagef("--method %s: model %s was exported without the %s signature (it supports %s)",
+			name, man.Name, method.Role(name), strings.Join(method.Supported(man), ", "))
+	}
+	return nil
 }

@@ -140,3 +140,21 @@ func copyModelWithoutGradCAM(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// Two inputs with one stem: the second is refused with the message it always
+// had, which names the flag that lets both be explained (output's error does
+// not know flags; the command adds the flag).
+func TestExplainSameStemNamesTheFlag(t *testing.T) {
+	model := fashionModel(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.png"), filepath.Join(dir, "a.jpg")
+	writePNG(t, a, 40, 30, 1)
+	writeFile(t, b, readFile(t, a))
+	code, _, stderr := runMain(t, "", "explain", "-q", "-m", model, a, b)
+	want := "saliency: " + b + ": its outputs would overwrite those of " + a +
+		" (same name); explain them in separate calls or with --out-dir\n"
+	if code != exitFailed || stderr != want {
+		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+	assertDir(t, dir, "a.jpg", "a.png", "a.saliency.png")
+}

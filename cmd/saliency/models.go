@@ -59,10 +59,7 @@ type modelRecord struct {
 }
 
 func modelsRun(opts *ModelsOptions) error {
-	path := opts.ModelPath
-	if path == nil {
-		path = defaultModelPath()
-	}
+	path := searchPath(opts.ModelPath)
 	found := manifest.List(path)
 	var records []modelRecord
 	broken := 0

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/saliency-tool/saliency/internal/output"
 	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
@@ -82,7 +83,7 @@ func TestExplainPicturesForPeople(t *testing.T) {
 	}
 	sheet := decodePNG(t, grid)
 	// 2 columns, 2 rows (originals, maps) of gridCellSize with render's gaps between.
-	if w, h := sheet.Bounds().Dx(), sheet.Bounds().Dy(); w != h || w < 2*gridCellSize || w > 2*gridCellSize+16 {
+	if w, h := sheet.Bounds().Dx(), sheet.Bounds().Dy(); w != h || w < 2*output.SheetCellSize || w > 2*output.SheetCellSize+16 {
 		t.Fatalf("grid is %dx%d for 2 images with one map each", w, h)
 	}
 }

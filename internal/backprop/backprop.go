@@ -1,10 +1,11 @@
 // Package backprop runs an exported classifier in the TensorFlow runtime: it loads
-// the SavedModel, finds the signatures its manifest names, computes logits, picks
-// the top-K units, and evaluates the exported gradient subgraph, the derivative of
-// each selected logit with respect to the input pixels (Simonyan, Vedaldi &
-// Zisserman 2013). It is the only package that talks to TensorFlow; everything it
-// returns is plain Go slices, and every C tensor it creates or receives is freed
-// before a call returns.
+// the SavedModel, finds the signatures its manifest names, computes logits, and
+// evaluates the exported gradient subgraphs, the derivative of each selected
+// logit with respect to the input pixels (Simonyan, Vedaldi & Zisserman 2013)
+// or to the Grad-CAM layer. Its Model is the method.Model (and engine.Model)
+// the rest of the code calls. It is the only package that talks to TensorFlow
+// and the only one that needs cgo; everything it returns is plain Go slices,
+// and every C tensor it creates or receives is freed before a call returns.
 package backprop
 
 import (
@@ -17,10 +18,12 @@ import (
 	tf "github.com/tensorflow/tensorflow/tensorflow/go"
 
 	"github.com/saliency-tool/saliency/internal/manifest"
+	"github.com/saliency-tool/saliency/internal/method"
 )
 
-// Model is a loaded SavedModel with the tensors of its signatures resolved.
-// Its methods are safe for concurrent use (TensorFlow sessions are).
+// Model is a loaded SavedModel with the tensors of its signatures resolved: the
+// method.Model the explaining methods call. Its methods are safe for concurrent
+// use (TensorFlow sessions are).
 type Model struct {
 	Manifest *manifest.Manifest
 
@@ -44,12 +47,20 @@ type Options struct {
 	InterOpThreads int
 }
 
-// Load loads the model exported to dir by models/export.py.
+// Load reads the manifest of the model exported to dir by models/export.py and
+// opens it.
 func Load(dir string, opts Options) (*Model, error) {
 	man, err := manifest.Read(dir)
 	if err != nil {
 		return nil, err
 	}
+	return Open(man, opts)
+}
+
+// Open loads the SavedModel of a manifest already read (manifest.Read) and
+// binds the signatures it names.
+func Open(man *manifest.Manifest, opts Options) (*Model, error) {
+	dir := man.Dir
 	sessionOpts, err := opts.session()
 	if err != nil {
 		return nil, err
@@ -69,7 +80,7 @@ func Load(dir string, opts Options) (*Model, error) {
 // resolve finds the graph tensors behind the signature keys of every role the
 // manifest names, from the one table of roles.
 func (m *Model) resolve() error {
-	var errs []string
+	var errs []error
 	m.bound = map[string]*boundSignature{}
 	for _, role := range manifest.Roles {
 		named, ok := m.Manifest.Signatures[role.Name]
@@ -78,31 +89,49 @@ func (m *Model) resolve() error {
 		}
 		sig, ok := m.saved.Signatures[named.Name]
 		if !ok {
-			errs = append(errs, fmt.Sprintf("SavedModel has no signature %q", named.Name))
+			errs = append(errs, fmt.Errorf("SavedModel has no signature %q", named.Name))
 			continue
 		}
 		b := &boundSignature{name: named.Name, inputs: map[string]tf.Output{}}
 		for _, key := range role.Inputs {
 			out, err := m.tensor(sig.Inputs, "input", named.Name, named.Inputs[key])
 			if err != nil {
-				errs = append(errs, err.Error())
+				errs = append(errs, err)
 			}
 			b.inputs[key] = out
 		}
 		for _, key := range role.Outputs {
 			out, err := m.tensor(sig.Outputs, "output", named.Name, named.Outputs[key])
 			if err != nil {
-				errs = append(errs, err.Error())
+				errs = append(errs, err)
 			}
 			b.outputs = append(b.outputs, out)
 		}
 		m.bound[role.Name] = b
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
+	return joinErrors(errs)
 }
+
+// joinErrors joins errs as errors.Join does (errors.Is and As see each), on one
+// line: a model's problems are one line of stderr, not one per problem.
+func joinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return joined(errs)
+}
+
+type joined []error
+
+func (e joined) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e joined) Unwrap() []error { return e }
 
 // tensor finds the graph tensor behind one key of a signature's inputs or outputs.
 func (m *Model) tensor(infos map[string]tf.TensorInfo, kind, sigName, key string) (tf.Output, error) {
@@ -167,6 +196,12 @@ func (m *Model) Close() error {
 
 // NumClasses is the number of output units.
 func (m *Model) NumClasses() int { return len(m.Manifest.Labels) }
+
+// Labels names the output units, by index.
+func (m *Model) Labels() []string { return m.Manifest.Labels }
+
+// OutputKind says what the model's scores are (manifest.Manifest.OutputKind).
+func (m *Model) OutputKind() string { return m.Manifest.OutputKind() }
 
 // InputSize is the height, width and channels of one input image.
 func (m *Model) InputSize() (h, w, c int) {
@@ -254,41 +289,30 @@ func (m *Model) Top1Gradients(images []float32, n int) (units []int32, logits, g
 	return units, logits, grads, nil
 }
 
-// CAM is what the gradcam signature returns for n images and k units each: the
-// selected logits, the activations A of the layer the manifest names (one H x W x
-// C block per image) and d logit / d A (one block per image and unit).
-type CAM struct {
-	Layer       string
-	Logits      []float32 // n*k
-	Activations []float32 // n*H*W*C
-	Gradients   []float32 // n*k*H*W*C
-	H, W, C     int
-}
-
 // HasGradCAM reports whether the model was exported with the gradcam signature.
 func (m *Model) HasGradCAM() bool { return m.has("gradcam") }
 
-// GradCAM evaluates the gradcam signature (see CAM).
-func (m *Model) GradCAM(images []float32, n int, units []int32, k int) (CAM, error) {
+// GradCAM evaluates the gradcam signature (see method.CAM).
+func (m *Model) GradCAM(images []float32, n int, units []int32, k int) (method.CAM, error) {
 	outs, err := m.runWithUnits("gradcam", images, n, units, k)
 	if err != nil {
-		return CAM{}, err
+		return method.CAM{}, err
 	}
 	defer releaseAll(outs)
 	shape := outs[1].Shape()
 	if len(shape) != 4 || shape[0] != int64(n) {
-		return CAM{}, fmt.Errorf("gradcam activations have shape %v, want [%d, H, W, C]", shape, n)
+		return method.CAM{}, fmt.Errorf("gradcam activations have shape %v, want [%d, H, W, C]", shape, n)
 	}
-	cam := CAM{Layer: m.Manifest.Signatures["gradcam"].Layer, H: int(shape[1]), W: int(shape[2]), C: int(shape[3])}
+	cam := method.CAM{Layer: m.Manifest.Signatures["gradcam"].Layer, H: int(shape[1]), W: int(shape[2]), C: int(shape[3])}
 	block := cam.H * cam.W * cam.C
 	if cam.Logits, err = copyFloats(outs[0], n*k); err != nil {
-		return CAM{}, err
+		return method.CAM{}, err
 	}
 	if cam.Activations, err = copyFloats(outs[1], n*block); err != nil {
-		return CAM{}, err
+		return method.CAM{}, err
 	}
 	if cam.Gradients, err = copyFloats(outs[2], n*k*block); err != nil {
-		return CAM{}, err
+		return method.CAM{}, err
 	}
 	return cam, nil
 }

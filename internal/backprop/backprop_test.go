@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/saliency-tool/saliency/internal/method"
 	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
@@ -46,18 +47,6 @@ func testImages(m *Model, n int) []float32 {
 	return out
 }
 
-func TestTopK(t *testing.T) {
-	logits := []float32{
-		0.1, 0.9, 0.5, 0.9, // tie between units 1 and 3: the lower index first
-		-3, -1, -2, -4,
-	}
-	got := TopK(logits, 4, 3)
-	want := []int32{1, 3, 2, 5 - 4, 6 - 4, 4 - 4}
-	if !slices.Equal(got, want) {
-		t.Fatalf("TopK = %v, want %v", got, want)
-	}
-}
-
 // The gradient signature's logits are the forward signature's logits of the same
 // units: the two graphs agree on the function being differentiated.
 func TestGradientLogitsMatchForwardLogits(t *testing.T) {
@@ -71,7 +60,7 @@ func TestGradientLogitsMatchForwardLogits(t *testing.T) {
 	if len(logits) != n*m.NumClasses() {
 		t.Fatalf("%d logits", len(logits))
 	}
-	units := TopK(logits, m.NumClasses(), k)
+	units := method.TopK(logits, m.NumClasses(), k)
 	picked, grads, err := m.Gradients(images, n, units, k)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +88,7 @@ func TestGradientMatchesFiniteDifference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit := TopK(logits, m.NumClasses(), 1)
+	unit := method.TopK(logits, m.NumClasses(), 1)
 	_, grad, err := m.Gradients(images, 1, unit, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +221,7 @@ func TestTop1GradientsMatchTopKThenGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := TopK(all, m.NumClasses(), 1)
+	want := method.TopK(all, m.NumClasses(), 1)
 	if !slices.Equal(units, want) {
 		t.Fatalf("top1 units %v, TopK says %v", units, want)
 	}

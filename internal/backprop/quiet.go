@@ -10,6 +10,12 @@ package backprop
 // libraries by then (about 10 ms) but TensorFlow has run none of its code. INFO and
 // WARNING lines stay off the user's stderr; errors still show. A value the user
 // set is kept, so TF_CPP_MIN_LOG_LEVEL=0 brings all of TensorFlow's logs back.
+//
+// Why here and not in cmd/saliency: the noise comes with linking TensorFlow,
+// which only this package does, so every binary that links it (the CLI and the
+// Go test binaries of the packages that load models) is quieted the same way,
+// and cmd/saliency keeps no C code. The re-exec happens before main; a program
+// that links this package and must not be re-executed sets the variable itself.
 
 /*
 #include <string.h>

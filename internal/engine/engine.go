@@ -1,24 +1,33 @@
 // Package engine runs the explain pipeline over a list of image files. Explain
-// loads images in batches, asks the model for logits and input gradients
-// (backprop) and turns gradients into maps at each image's size (postproc); Run
-// adds the output side for `saliency explain`: it plans the output names, then
-// writes heatmaps, overlays and raw arrays (imageio, render). The engine owns
-// batching and the per-file error policy: a file that fails is reported and the
-// rest of the batch goes on.
+// loads images in batches (imageio), has the method compute its maps through
+// the model (method), and normalises and resizes them to each image
+// (postproc); Run hands each explanation to a planned set of outputs (output)
+// for `saliency explain`. The engine owns batching, the choice of units and
+// the per-file error policy: a file that fails is reported and the rest of the
+// batch goes on. It sees the model through the Model interface only, so it
+// knows nothing of TensorFlow.
 package engine
 
 import (
 	"context"
 	"fmt"
 	"image"
-	"path/filepath"
-	"strings"
 
-	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/imageio"
 	"github.com/saliency-tool/saliency/internal/method"
 	"github.com/saliency-tool/saliency/internal/postproc"
 )
+
+// Model is what the engine needs of a loaded model (*backprop.Model has it):
+// what the methods call, the names of its units, and what its scores are
+// ("logits" or "log_probabilities", manifest.Manifest.OutputKind). A model
+// that is also a method.Top1Model with the top1 signature explains each
+// image's best unit from one forward pass.
+type Model interface {
+	method.Model
+	Labels() []string
+	OutputKind() string
+}
 
 // Config says what to explain and, for Run, where and how to write it.
 type Config struct {
@@ -40,8 +49,6 @@ type Config struct {
 	// ClipPercentile, when in (0, 100), clips each map at that percentile before
 	// normalising (PAIR saliency's visualisation; off by default).
 	ClipPercentile float64
-
-	Output // Run only
 }
 
 // Explanation is one input explained: its maps at the image's own size, in
@@ -62,7 +69,7 @@ type Explanation struct {
 // in order. When ctx is cancelled it finishes the batch in flight and stops,
 // leaving the remaining paths unexplained. The next batch's images are decoded
 // while TensorFlow works on the current one.
-func Explain(ctx context.Context, m *backprop.Model, paths []string, cfg Config, fn func(Explanation)) {
+func Explain(ctx context.Context, m Model, paths []string, cfg Config, fn func(Explanation)) {
 	size := cfg.rows(m)
 	h, w, _ := m.InputSize()
 	prefetch := func(start int) <-chan *loaded {
@@ -88,10 +95,10 @@ func Explain(ctx context.Context, m *backprop.Model, paths []string, cfg Config,
 // loaded is one batch of inputs, decoded: out has one entry per path (with Err
 // for those that failed), tensor the model-size pixels of the others, in order.
 type loaded struct {
-	paths  []string
-	out    []Explanation
-	tensor []float32
-	ok     []int // indices into paths of the images in tensor
+	paths   []string
+	out     []Explanation
+	tensor  []float32
+	decoded []int // indices into paths of the images in tensor, in order
 }
 
 // load decodes paths and resizes them to the model's input (w x h).
@@ -106,16 +113,16 @@ func load(paths []string, h, w, maxPixels int) *loaded {
 		}
 		b.out[i].Image = img
 		b.tensor = append(b.tensor, imageio.ToTensor(img, w, h)...)
-		b.ok = append(b.ok, i)
+		b.decoded = append(b.decoded, i)
 	}
 	return b
 }
 
 // explainLoaded explains a decoded batch with the configured method, sending at
 // most BatchSize image-unit rows to TensorFlow per call.
-func explainLoaded(m *backprop.Model, b *loaded, cfg Config) []Explanation {
-	out, tensor, ok, paths := b.out, b.tensor, b.ok, b.paths
-	if len(ok) == 0 {
+func explainLoaded(m Model, b *loaded, cfg Config) []Explanation {
+	out, tensor, decoded, paths := b.out, b.tensor, b.decoded, b.paths
+	if len(decoded) == 0 {
 		return out
 	}
 	meth := cfg.Method
@@ -126,16 +133,16 @@ func explainLoaded(m *backprop.Model, b *loaded, cfg Config) []Explanation {
 	var k int
 	var res method.Result
 	var err error
-	if fused, isFused := meth.(method.Top1); isFused && cfg.autoTop1() && m.HasTop1() {
-		units, res, err = fused.ExplainTop1(m, tensor, len(ok), cfg.rows(m))
+	if fused, top1 := fusedTop1(m, meth, cfg); fused != nil {
+		units, res, err = fused.ExplainTop1(top1, tensor, len(decoded), cfg.rows(m))
 		k = 1
 	} else {
-		units, k, err = chooseUnits(m, tensor, paths, ok, cfg)
+		units, k, err = chooseUnits(m, tensor, paths, decoded, cfg)
 		if err == nil {
-			res, err = meth.Explain(m, method.Batch{Images: tensor, N: len(ok), Units: units, K: k, Rows: cfg.rows(m)})
+			res, err = meth.Explain(m, method.Batch{Images: tensor, N: len(decoded), Units: units, K: k, Rows: cfg.rows(m)})
 		}
 	}
-	for bi, i := range ok {
+	for bi, i := range decoded {
 		e := &out[i]
 		if err != nil {
 			*e = Explanation{Path: e.Path, Err: err}
@@ -154,12 +161,24 @@ func explainLoaded(m *backprop.Model, b *loaded, cfg Config) []Explanation {
 // with 5 rows per call as with 1.
 func AutoBatchSize(h, w int) int { return max(1, 299*299/(h*w)) }
 
-func (cfg Config) rows(m *backprop.Model) int {
+func (cfg Config) rows(m Model) int {
 	if cfg.BatchSize > 0 {
 		return cfg.BatchSize
 	}
 	h, w, _ := m.InputSize()
 	return AutoBatchSize(h, w)
+}
+
+// fusedTop1 returns the method and model as their top1 variants when each
+// image's best unit is wanted and both can find it and explain it in one pass;
+// nil otherwise.
+func fusedTop1(m Model, meth method.Method, cfg Config) (method.Top1, method.Top1Model) {
+	fused, ok := meth.(method.Top1)
+	top1, hasTop1 := m.(method.Top1Model)
+	if !ok || !hasTop1 || !cfg.autoTop1() || !top1.HasTop1() {
+		return nil, nil
+	}
+	return fused, top1
 }
 
 // autoTop1 tells whether each image's single best unit is wanted, which the
@@ -170,12 +189,12 @@ func (cfg Config) autoTop1() bool {
 
 // chooseUnits returns the units to explain for the images in tensor, k per
 // image: UnitsOf's, the fixed Units, or each image's top K by logit.
-func chooseUnits(m *backprop.Model, tensor []float32, paths []string, ok []int, cfg Config) ([]int32, int, error) {
+func chooseUnits(m Model, tensor []float32, paths []string, decoded []int, cfg Config) ([]int32, int, error) {
 	var units []int32
 	switch {
 	case cfg.UnitsOf != nil:
 		k := -1
-		for _, i := range ok {
+		for _, i := range decoded {
 			us := cfg.UnitsOf(paths[i])
 			if k >= 0 && len(us) != k {
 				return nil, 0, fmt.Errorf("UnitsOf gave %d units for %s, %d for others", len(us), paths[i], k)
@@ -185,16 +204,16 @@ func chooseUnits(m *backprop.Model, tensor []float32, paths []string, ok []int, 
 		}
 		return units, k, nil
 	case len(cfg.Units) > 0:
-		for range ok {
+		for range decoded {
 			units = appendUnits(units, cfg.Units)
 		}
 		return units, len(cfg.Units), nil
 	}
-	logits, err := m.Logits(tensor, len(ok))
+	logits, err := m.Logits(tensor, len(decoded))
 	if err != nil {
 		return nil, 0, err
 	}
-	return backprop.TopK(logits, m.NumClasses(), cfg.TopK), cfg.TopK, nil
+	return method.TopK(logits, len(m.Labels()), cfg.TopK), cfg.TopK, nil
 }
 
 func appendUnits(dst []int32, units []int) []int32 {
@@ -206,7 +225,7 @@ func appendUnits(dst []int32, units []int) []int32 {
 
 // fillMaps normalises one image's k maps, rows first..first+k-1 of res, and
 // resizes them to the image.
-func fillMaps(m *backprop.Model, e *Explanation, units []int32, res method.Result, first int, cfg Config) {
+func fillMaps(m Model, e *Explanation, units []int32, res method.Result, first int, cfg Config) {
 	b := e.Image.Bounds()
 	e.Logits = res.Logits[first : first+len(units)]
 	if res.Completeness != nil {
@@ -214,7 +233,7 @@ func fillMaps(m *backprop.Model, e *Explanation, units []int32, res method.Resul
 	}
 	for j, u := range units {
 		e.Units = append(e.Units, int(u))
-		e.Labels = append(e.Labels, m.Manifest.Labels[u])
+		e.Labels = append(e.Labels, m.Labels()[u])
 		saliency := res.Maps[first+j]
 		if cfg.ClipPercentile > 0 && cfg.ClipPercentile < 100 {
 			postproc.ClipPercentile(saliency, cfg.ClipPercentile)
@@ -222,55 +241,4 @@ func fillMaps(m *backprop.Model, e *Explanation, units []int32, res method.Resul
 		postproc.Normalize(saliency)
 		e.Maps = append(e.Maps, postproc.ResizeBilinear(saliency, res.MapH, res.MapW, b.Dy(), b.Dx()))
 	}
-}
-
-func (cfg Config) methodName() string {
-	if cfg.Method == nil {
-		return "gradients"
-	}
-	return cfg.Method.Name()
-}
-
-// job is one input of Run with the output stem planned for it.
-type job struct {
-	path string
-	stem string // output path without the ".saliency..." suffix
-	err  error  // set when the job is refused before any work
-}
-
-// plan drops repeated inputs and assigns output stems; an input whose stem another
-// input already claimed (a.jpg and a.png in one folder) is refused rather than
-// allowed to overwrite the other's maps.
-func plan(inputs []string, outDir string) []job {
-	seen := map[string]bool{}
-	claimed := map[string]string{}
-	var jobs []job
-	for _, in := range inputs {
-		key := absClean(in)
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		dir := filepath.Dir(in)
-		if outDir != "" {
-			dir = outDir
-		}
-		base := filepath.Base(in)
-		stem := filepath.Join(dir, strings.TrimSuffix(base, filepath.Ext(base)))
-		var err error
-		if other, ok := claimed[absClean(stem)]; ok {
-			err = fmt.Errorf("its outputs would overwrite those of %s (same name); explain them in separate calls or with --out-dir", other)
-		} else {
-			claimed[absClean(stem)] = in
-		}
-		jobs = append(jobs, job{path: in, stem: stem, err: err})
-	}
-	return jobs
-}
-
-func absClean(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return filepath.Clean(p)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/engine"
+	"github.com/saliency-tool/saliency/internal/output"
 	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
@@ -48,11 +49,16 @@ func loadModel(t *testing.T) *backprop.Model {
 	return model
 }
 
-// run calls engine.Run and collects what it emits.
-func run(t *testing.T, inputs []string, cfg engine.Config) ([]engine.Result, int) {
+// run plans the outputs of inputs, calls engine.Run and collects what it emits.
+func run(t *testing.T, inputs []string, cfg engine.Config, out output.Options) ([]output.Record, int) {
 	t.Helper()
-	var got []engine.Result
-	failed := engine.Run(context.Background(), loadModel(t), inputs, cfg, func(r engine.Result) { got = append(got, r) })
+	out.Method, out.Units, out.PerImage = "gradients", cfg.Units, max(len(cfg.Units), cfg.TopK)
+	set, refused := output.Plan(inputs, out)
+	if len(refused) > 0 {
+		t.Fatalf("plan: %v", refused)
+	}
+	var got []output.Record
+	failed := engine.Run(context.Background(), loadModel(t), set, cfg, func(r output.Record) { got = append(got, r) })
 	return got, failed
 }
 
@@ -212,7 +218,7 @@ func TestRunBatching(t *testing.T) {
 	writePNG(t, synthetic, 40, 30, 1)
 	good = append(good, synthetic)
 
-	base, failed := run(t, good, engine.Config{TopK: 1, BatchSize: 8, Output: engine.Output{OutDir: t.TempDir(), Raw: true}})
+	base, failed := run(t, good, engine.Config{TopK: 1, BatchSize: 8}, output.Options{Dir: t.TempDir(), Raw: true})
 	if failed != 0 || len(base) != len(good) {
 		t.Fatalf("baseline: %d results, %d failed, want %d and 0", len(base), failed, len(good))
 	}
@@ -226,7 +232,7 @@ func TestRunBatching(t *testing.T) {
 	}
 
 	t.Run("BatchSize2", func(t *testing.T) {
-		got, failed := run(t, good, engine.Config{TopK: 1, BatchSize: 2, Output: engine.Output{OutDir: t.TempDir(), Raw: true}})
+		got, failed := run(t, good, engine.Config{TopK: 1, BatchSize: 2}, output.Options{Dir: t.TempDir(), Raw: true})
 		if failed != 0 || len(got) != len(good) {
 			t.Fatalf("%d results, %d failed, want %d and 0", len(got), failed, len(good))
 		}
@@ -260,7 +266,7 @@ func TestRunBatching(t *testing.T) {
 		// Batches of 3: [astronaut text chelsea] [missing coffee rocket] [empty synthetic].
 		inputs := []string{good[0], text, good[1], missing, good[2], good[3], empty, good[4]}
 		bad := map[string]bool{text: true, missing: true, empty: true}
-		got, failed := run(t, inputs, engine.Config{TopK: 1, BatchSize: 3, Output: engine.Output{OutDir: t.TempDir()}})
+		got, failed := run(t, inputs, engine.Config{TopK: 1, BatchSize: 3}, output.Options{Dir: t.TempDir()})
 		if len(got) != len(inputs) {
 			t.Fatalf("%d results for %d inputs", len(got), len(inputs))
 		}
@@ -313,14 +319,14 @@ func TestRunSameStemInOneFolder(t *testing.T) {
 	writePNG(t, b, 50, 20, 3)
 	aBytes, bBytes := readFile(t, a), readFile(t, b)
 
-	got, failed := run(t, []string{a, b}, engine.Config{TopK: 1, BatchSize: 8})
+	got, failed := run(t, []string{a, b}, engine.Config{TopK: 1, BatchSize: 8}, output.Options{})
 	if len(got) != 2 || got[0].Image != a || got[1].Image != b {
 		t.Fatalf("results %+v, want one for %s then one for %s", got, a, b)
 	}
 	if failed != 1 {
 		t.Errorf("Run returned %d failures, want 1", failed)
 	}
-	var ok, rejected engine.Result
+	var ok, rejected output.Record
 	switch {
 	case got[0].Err == nil && got[1].Err != nil:
 		ok, rejected = got[0], got[1]
@@ -355,7 +361,7 @@ func TestRunNeverOverwritesAnInput(t *testing.T) {
 	writePNG(t, xs, 30, 40, 5)
 	xsBytes := readFile(t, xs)
 
-	got, failed := run(t, []string{x, xs}, engine.Config{TopK: 1, BatchSize: 8})
+	got, failed := run(t, []string{x, xs}, engine.Config{TopK: 1, BatchSize: 8}, output.Options{})
 	if len(got) != 2 || got[0].Image != x || got[1].Image != xs {
 		t.Fatalf("results %+v, want one for %s then one for %s", got, x, xs)
 	}
@@ -392,7 +398,7 @@ func TestRunSamePathTwiceIsExplainedOnce(t *testing.T) {
 	writePNG(t, p, 40, 30, 6)
 	again := dir + string(filepath.Separator) + "." + string(filepath.Separator) + "p.png"
 
-	got, failed := run(t, []string{p, again, p}, engine.Config{TopK: 1, BatchSize: 8})
+	got, failed := run(t, []string{p, again, p}, engine.Config{TopK: 1, BatchSize: 8}, output.Options{})
 	if failed != 0 {
 		t.Errorf("Run returned %d failures, want 0", failed)
 	}
@@ -426,11 +432,11 @@ func TestRunFixedUnitsAndRaw(t *testing.T) {
 		paths = append(paths, p)
 	}
 
-	got, failed := run(t, paths, engine.Config{Units: []int{0, 999}, TopK: 1, BatchSize: 8, Output: engine.Output{OutDir: out, Raw: true}})
+	got, failed := run(t, paths, engine.Config{Units: []int{0, 999}, TopK: 1, BatchSize: 8}, output.Options{Dir: out, Raw: true})
 	if failed != 0 || len(got) != len(paths) {
 		t.Fatalf("%d results, %d failed, want %d and 0", len(got), failed, len(paths))
 	}
-	labels := []string{m.Manifest.Labels[0], m.Manifest.Labels[999]}
+	labels := []string{m.Labels()[0], m.Labels()[999]}
 	for i, r := range got {
 		in := inputs[i]
 		if r.Err != nil {

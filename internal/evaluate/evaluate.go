@@ -4,8 +4,9 @@
 // map's maximum fall inside the box), the energy in the box (the share of the
 // map's mass inside it), their baseline for a uniform map (the box's share of
 // the image), and Spearman's rank correlation between two maps, used for the
-// model-randomisation sanity check of Adebayo et al. 2018. Pure functions on
-// float32 maps, row-major, w*h values.
+// model-randomisation sanity check of Adebayo et al. 2018: pure functions on
+// float32 maps, row-major, w*h values. Run is the procedure `saliency eval`
+// follows: it explains the composites through the engine and scores them.
 package evaluate
 
 import (

@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/saliency-tool/saliency/internal/method"
+	"github.com/saliency-tool/saliency/internal/output"
 )
 
 // Options says how to read arguments.
@@ -162,34 +162,7 @@ func isCandidate(name string) bool {
 	if !slices.Contains(imageExts, ext) {
 		return false
 	}
-	stem := strings.TrimSuffix(name, filepath.Ext(name))
-	for _, kind := range []string{".saliency", ".overlay"} {
-		if strings.HasSuffix(stem, kind) {
-			return false
-		}
-		// kind.<method>, kind.<unit>, kind.<method>.<unit>
-		if i := strings.LastIndex(stem, kind+"."); i >= 0 && isOutputTag(stem[i+len(kind)+1:]) {
-			return false
-		}
-	}
-	return true
-}
-
-// isOutputTag tells whether s is what saliency puts after .saliency or .overlay
-// in its output names: a method's name, a unit number, or both (method.unit).
-func isOutputTag(s string) bool {
-	name, unit, hasUnit := strings.Cut(s, ".")
-	if _, err := strconv.Atoi(name); err == nil && !hasUnit {
-		return true
-	}
-	if !slices.Contains(method.Names(), name) {
-		return false
-	}
-	if hasUnit {
-		_, err := strconv.Atoi(unit)
-		return err == nil
-	}
-	return true
+	return !output.IsOutput(name)
 }
 
 func unwrapPath(err error) error {
@@ -214,7 +187,7 @@ func ParseShard(s string) (Shard, error) {
 	i, err1 := strconv.Atoi(a)
 	n, err2 := strconv.Atoi(b)
 	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
-		return Shard{}, fmt.Errorf("--shard %q: want I/N with 1 <= I <= N, e.g. 2/8", s)
+		return Shard{}, fmt.Errorf("%q: want I/N with 1 <= I <= N, e.g. 2/8", s)
 	}
 	return Shard{I: i, N: n}, nil
 }

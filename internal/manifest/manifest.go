@@ -37,6 +37,9 @@ type Manifest struct {
 	// Keras and TensorFlow are the versions that exported the model.
 	Keras      string `json:"keras,omitempty"`
 	TensorFlow string `json:"tensorflow,omitempty"`
+
+	// Dir is the model folder Read found the manifest in ("" after Parse).
+	Dir string `json:"-"`
 }
 
 // Output describes the scores the model returns as "logits".
@@ -127,6 +130,7 @@ func Read(dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, FileName), err)
 	}
+	m.Dir = dir
 	return m, nil
 }
 

@@ -59,9 +59,11 @@ type Top1 interface {
 	ExplainTop1(m Top1Model, images []float32, n, rows int) (units []int32, res Result, err error)
 }
 
-// Top1Model is a Model with the top1 signature.
+// Top1Model is a Model that may have the top1 signature (HasTop1 says whether
+// it has).
 type Top1Model interface {
 	Model
+	HasTop1() bool
 	Top1Gradients(images []float32, n int) (units []int32, logits, grads []float32, err error)
 }
 

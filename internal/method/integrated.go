@@ -1,7 +1,6 @@
 package method
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/saliency-tool/saliency/internal/postproc"
@@ -24,12 +23,12 @@ var Baselines = []string{"black", "white", "blur"}
 
 func newIntegrated(p Params) (Method, error) {
 	if p.Steps < 2 {
-		return nil, fmt.Errorf("--steps must be at least 2 (the path's two ends), got %d", p.Steps)
+		return nil, paramError("steps", "%s must be at least 2 (the path's two ends), got %d", p.Steps)
 	}
 	switch p.Baseline {
 	case "black", "white", "blur":
 	default:
-		return nil, fmt.Errorf("unknown --baseline %q (want black, white or blur)", p.Baseline)
+		return nil, paramError("baseline", "unknown %s %q (want black, white or blur)", p.Baseline)
 	}
 	return integrated{p.Channels, p.Steps, p.Baseline}, nil
 }

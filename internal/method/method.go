@@ -15,19 +15,32 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/jsonnum"
 	"github.com/saliency-tool/saliency/internal/manifest"
 	"github.com/saliency-tool/saliency/internal/postproc"
 )
 
-// Model is what the methods need of a loaded model; *backprop.Model has it.
+// Model is what the methods need of a loaded model; *backprop.Model has it. The
+// methods know it only through this interface, so that this package needs
+// neither TensorFlow nor cgo.
 type Model interface {
 	InputSize() (h, w, c int)
 	InputRange() (lo, hi float32)
 	Logits(images []float32, n int) ([]float32, error)
 	Gradients(images []float32, n int, units []int32, k int) (logits, grads []float32, err error)
-	GradCAM(images []float32, n int, units []int32, k int) (backprop.CAM, error)
+	GradCAM(images []float32, n int, units []int32, k int) (CAM, error)
+}
+
+// CAM is what a model's gradcam signature returns for n images and k units
+// each: the selected logits, the activations A of the layer the manifest names
+// (one H x W x C block per image) and d logit / d A (one block per image and
+// unit).
+type CAM struct {
+	Layer       string
+	Logits      []float32 // n*k
+	Activations []float32 // n*H*W*C
+	Gradients   []float32 // n*k*H*W*C
+	H, W, C     int
 }
 
 // Batch is one call's work: N images (NHWC, at the model's input size and in its
@@ -139,6 +152,26 @@ func Supported(man *manifest.Manifest) []string {
 		}
 	}
 	return names
+}
+
+// ParamError is a parameter outside what its method accepts. Its message names
+// the parameter through Named, so that a caller can call it what its user
+// knows it as (the command line: its flag).
+type ParamError struct {
+	Param  string // the parameter, as Params calls it, in lower case: "samples"
+	format string // the message, with %s where the parameter's name goes
+	args   []any
+}
+
+func paramError(param, format string, args ...any) *ParamError {
+	return &ParamError{Param: param, format: format, args: args}
+}
+
+func (e *ParamError) Error() string { return e.Named(e.Param) }
+
+// Named is the message with the parameter called name.
+func (e *ParamError) Named(name string) string {
+	return fmt.Sprintf(e.format, append([]any{name}, e.args...)...)
 }
 
 // PixelWise reports whether the method attributes to input pixels and channels,

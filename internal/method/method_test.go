@@ -1,4 +1,4 @@
-package method
+package method_test
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/imageio"
+	. "github.com/saliency-tool/saliency/internal/method"
 	"github.com/saliency-tool/saliency/internal/postproc"
 	"github.com/saliency-tool/saliency/internal/testenv"
 )
@@ -208,7 +209,7 @@ func TestIntegratedGradientsCompleteness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := Batch{Images: images, N: n, Units: backprop.TopK(logits, m.NumClasses(), 1), K: 1, Rows: 64}
+	b := Batch{Images: images, N: n, Units: TopK(logits, m.NumClasses(), 1), K: 1, Rows: 64}
 	for _, base := range Baselines {
 		coarse := completenessGaps(t, m, b, base, 32)
 		fine := completenessGaps(t, m, b, base, 256)
@@ -271,7 +272,7 @@ func TestGradCAMMaps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b.Units, b.K = backprop.TopK(logits, m.NumClasses(), 1), 1
+			b.Units, b.K = TopK(logits, m.NumClasses(), 1), 1
 		}
 		res := explain(t, "gradcam", Params{}, m, b)
 		h, _, _ := m.InputSize()
@@ -283,64 +284,6 @@ func TestGradCAMMaps(t *testing.T) {
 				t.Errorf("%s row %d: gradcam map in [%g, %g]", name, row, slices.Min(mp), slices.Max(mp))
 			}
 		}
-	}
-}
-
-func TestNormalsAreStandardAndDeterministic(t *testing.T) {
-	z := make([]float32, 100001) // odd: the last pair is half used
-	normals(z, 5, 2)
-	var sum, sq float64
-	for _, v := range z {
-		sum += float64(v)
-		sq += float64(v) * float64(v)
-	}
-	mean, variance := sum/float64(len(z)), sq/float64(len(z))-(sum/float64(len(z)))*(sum/float64(len(z)))
-	if math.Abs(mean) > 0.02 || math.Abs(variance-1) > 0.02 {
-		t.Errorf("mean %.4f, variance %.4f; want 0 and 1", mean, variance)
-	}
-	again := make([]float32, 10)
-	normals(again, 5, 2)
-	other := make([]float32, 10)
-	normals(other, 5, 3)
-	if !slices.Equal(again, z[:10]) || slices.Equal(other, again) {
-		t.Error("normals not a function of (seed, sample) alone")
-	}
-}
-
-func TestGaussianBlurKeepsConstantsAndMass(t *testing.T) {
-	const h, w, c = 20, 30, 3
-	img := make([]float32, h*w*c)
-	for i := range img {
-		img[i] = 7
-	}
-	gaussianBlur(img, h, w, c, 2.5)
-	for i, v := range img {
-		if math.Abs(float64(v-7)) > 1e-4 {
-			t.Fatalf("constant image changed at %d: %g", i, v)
-		}
-	}
-	// An impulse in the middle spreads symmetrically and keeps its mass.
-	clear(img)
-	img[(10*w+15)*c+1] = 1
-	gaussianBlur(img, h, w, c, 2)
-	var mass float64
-	for _, v := range img {
-		mass += float64(v)
-	}
-	left, right := img[(10*w+13)*c+1], img[(10*w+17)*c+1]
-	if math.Abs(mass-1) > 1e-4 || left != right || img[(10*w+15)*c] != 0 {
-		t.Errorf("mass %g, left %g right %g, other channel %g", mass, left, right, img[(10*w+15)*c])
-	}
-}
-
-func TestCAMMapByHand(t *testing.T) {
-	// Two positions, two channels. alpha = (mean of grads) = (1, -1).
-	acts := []float32{3, 1, 1, 2}
-	grads := []float32{2, -1, 0, -1}
-	got := camMap(acts, grads, 2, 2)
-	want := []float32{2, 0} // relu(3-1) = 2, relu(1-2) = 0
-	if !slices.Equal(got, want) {
-		t.Fatalf("camMap = %v, want %v", got, want)
 	}
 }
 

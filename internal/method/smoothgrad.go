@@ -1,8 +1,6 @@
 package method
 
 import (
-	"fmt"
-
 	"github.com/saliency-tool/saliency/internal/postproc"
 )
 
@@ -21,10 +19,10 @@ type smoothgrad struct {
 
 func newSmoothGrad(p Params) (Method, error) {
 	if p.Samples < 1 {
-		return nil, fmt.Errorf("--samples must be at least 1, got %d", p.Samples)
+		return nil, paramError("samples", "%s must be at least 1, got %d", p.Samples)
 	}
 	if p.Noise < 0 {
-		return nil, fmt.Errorf("--noise must not be negative, got %g", p.Noise)
+		return nil, paramError("noise", "%s must not be negative, got %g", p.Noise)
 	}
 	return smoothgrad{p.Channels, p.Samples, p.Noise, p.Seed}, nil
 }

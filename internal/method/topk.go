@@ -1,4 +1,4 @@
-package backprop
+package method
 
 import "sort"
 

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/saliency-tool/saliency/internal/backprop"
+	"github.com/saliency-tool/saliency/internal/manifest"
+)
+
+// addModelFlags declares the flags that choose the model and how much of it
+// runs at once, shared by explain and eval.
+func addModelFlags(cmd *cobra.Command, model *string, batchSize *int) {
+	f := cmd.Flags()
+	f.StringVarP(model, "model", "m", "xception", "model folder, or the name of one in the models folder")
+	f.IntVarP(batchSize, "batch-size", "b", 0, "image-unit rows per TensorFlow call (0: one per 299x299 of model input)")
+}
+
+// checkBatchSize refuses a negative --batch-size.
+func checkBatchSize(n int) error {
+	if n < 0 {
+		return usagef("--batch-size must not be negative, got %d", n)
+	}
+	return nil
+}
+
+// searchPath is where a bare --model name is looked up: path when the
+// options set one (tests do), else the default.
+func searchPath(path []string) []string {
+	if path != nil {
+		return path
+	}
+	return defaultModelPath()
+}
+
+// defaultModelPath is $SALIENCY_MODELS, the models folder beside the binary's
+// bin/ folder, then ./models.
+func defaultModelPath() []string {
+	var path []string
+	if env := os.Getenv("SALIENCY_MODELS"); env != "" {
+		path = append(path, filepath.SplitList(env)...)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			path = append(path, filepath.Join(filepath.Dir(filepath.Dir(exe)), "models"))
+		}
+	}
+	return append(path, "models")
+}
+
+// foundModel is a --model resolved on the search path with its manifest read,
+// once: the flags are checked against it before the slow part, load.
+type foundModel struct {
+	name     string // as the user gave it
+	manifest *manifest.Manifest
+}
+
+// findModel resolves a --model argument and reads its manifest. Every failure
+// is a usage error.
+func findModel(name string, path []string) (*foundModel, error) {
+	dir, err := manifest.Resolve(name, searchPath(path))
+	if err != nil {
+		return nil, usageError{err}
+	}
+	man, err := manifest.Read(dir)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("model %s: %w", name, err)}
+	}
+	return &foundModel{name: name, manifest: man}, nil
+}
+
+// load starts the model's TensorFlow session from the manifest already read.
+func (f *foundModel) load() (*backprop.Model, error) {
+	m, err := backprop.Open(f.manifest, backprop.Options{})
+	if err != nil {
+		return nil, usageError{fmt.Errorf("model %s: %w", f.name, err)}
+	}
+	return m, nil
+}
+
+// openModel is findModel then load, for a command that needs the model at once.
+func openModel(name string, path []string) (*backprop.Model, error) {
+	found, err := findModel(name, path)
+	if err != nil {
+		return nil, err
+	}
+	return found.load()
+}
