@@ -82,12 +82,12 @@ func evalRun(opts *EvalOptions) error {
 	if len(items) == 0 {
 		return usagef("%s: boxes.json lists no composites", opts.Dir)
 	}
-	model, err := openModel(opts.Model, opts.ModelPath)
+	// Both models are found and checked against the flags before either loads.
+	found, err := findModel(opts.Model, opts.ModelPath)
 	if err != nil {
 		return err
 	}
-	defer model.Close()
-	meth, err := opts.Method.build(model.Manifest)
+	meth, err := opts.Method.build(found.manifest)
 	if err != nil {
 		return err
 	}
@@ -95,16 +95,23 @@ func evalRun(opts *EvalOptions) error {
 	if randomName == "" {
 		randomName = opts.Model + "-random"
 	}
-	var random engine.Model // stays nil, not a nil *backprop.Model, without one
+	var randomFound *foundModel
 	if randomName != "none" {
-		found, err := findModel(randomName, opts.ModelPath)
-		if err != nil {
+		if randomFound, err = findModel(randomName, opts.ModelPath); err != nil {
 			return err
 		}
-		if err := supports(found.manifest, meth.Name()); err != nil {
+		if err := supports(randomFound.manifest, meth.Name()); err != nil {
 			return err
 		}
-		m, err := found.load()
+	}
+	model, err := found.load()
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	var random engine.Model // stays nil, not a nil *backprop.Model, without one
+	if randomFound != nil {
+		m, err := randomFound.load()
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/saliency-tool/saliency/internal/imageio"
+	"github.com/saliency-tool/saliency/internal/output"
 )
 
 // interrupt is how a run of explain answers SIGINT and SIGTERM, from before
@@ -76,7 +76,7 @@ func (in *interrupt) watch() {
 				in.cancel()
 				fmt.Fprintf(in.errOut, "saliency: %s: stopping after the batch in flight (again to stop at once)\n", signalName(sig))
 			default:
-				imageio.RemoveTemporaries()
+				output.RemoveTemporaries()
 				fmt.Fprintf(in.errOut, "saliency: interrupted again: stopped at once, %d of %d inputs done; run again with --skip-existing to resume\n",
 					in.reported(), in.total)
 				in.exit(interrupted{sig}.exitCode())

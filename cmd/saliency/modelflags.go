@@ -80,12 +80,3 @@ func (f *foundModel) load() (*backprop.Model, error) {
 	}
 	return m, nil
 }
-
-// openModel is findModel then load, for a command that needs the model at once.
-func openModel(name string, path []string) (*backprop.Model, error) {
-	found, err := findModel(name, path)
-	if err != nil {
-		return nil, err
-	}
-	return found.load()
-}

@@ -1,6 +1,7 @@
 package backprop
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -241,5 +242,21 @@ func TestTop1GradientsMatchTopKThenGradients(t *testing.T) {
 	}
 	if diff > 1e-4*scale {
 		t.Errorf("gradients differ by %.3g (largest %.3g)", diff, scale)
+	}
+}
+
+// A model's problems are reported together on one line, and each stays an
+// error of its own for errors.Is.
+func TestJoinErrors(t *testing.T) {
+	if joinErrors(nil) != nil {
+		t.Fatal("no errors joined into one")
+	}
+	first, second := errors.New("no signature \"a\""), errors.New("no output \"b\"")
+	err := joinErrors([]error{first, second})
+	if got, want := err.Error(), `no signature "a"; no output "b"`; got != want {
+		t.Errorf("message %q, want %q", got, want)
+	}
+	if !errors.Is(err, first) || !errors.Is(err, second) {
+		t.Error("errors.Is does not find the joined errors")
 	}
 }

@@ -151,7 +151,7 @@ func assertDir(t *testing.T, dir string, want ...string) {
 	}
 }
 
-// readNPY parses a float32 .npy file written by imageio.WriteNPY.
+// readNPY parses a float32 .npy file written by output.WriteNPY.
 func readNPY(t *testing.T, path string) (shape string, data []float32) {
 	t.Helper()
 	b := readFile(t, path)

@@ -39,15 +39,17 @@ var errEmptyFile = errors.New("empty file")
 func Load(path string, maxPixels int) (image.Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, withoutPath(err)
+		return nil, WithoutPath(err)
 	}
 	img, _, err := Decode(data, maxPixels)
 	return img, err
 }
 
-// withoutPath strips the paths that os puts into its errors, keeping the
-// operation and the cause (so errors.Is(err, fs.ErrNotExist) still holds).
-func withoutPath(err error) error {
+// WithoutPath strips the paths that os puts into its errors, keeping the
+// operation and the cause (so errors.Is(err, fs.ErrNotExist) still holds), so
+// that a caller names the file once. Reading here and writing in
+// internal/output both use it.
+func WithoutPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("cannot %s: %w", pe.Op, pe.Err)

@@ -4,9 +4,8 @@
 // single pixel buffer is allocated, applies a JPEG's EXIF orientation so that
 // callers always see the upright image, converts an image to a float32 RGB
 // tensor in HWC order with values 0..255 (alpha dropped, straight colour kept,
-// resampled with bilinear filtering only when the size differs), and writes
-// results (8-bit gray PNG maps, NumPy .npy arrays) atomically, so that a reader
-// sees either the old file or the complete new one. Errors are wrapped with
+// resampled with bilinear filtering only when the size differs). Writing is
+// internal/output's job. Errors are wrapped with
 // %w, never mention the path (callers add it), and match ErrUnsupportedFormat
 // or ErrTooLarge where those apply.
 package imageio

@@ -3,9 +3,11 @@
 // folder), the plan of a run's outputs (one stem per input, inputs whose outputs
 // would collide refused, inputs already done skipped, files of the whole run
 // checked against the inputs before any work), the heatmaps, overlays and raw
-// arrays with their colours, the contact sheet, and the per-input record that
-// --json prints. It is handed maps as Go slices and knows nothing about models
-// or TensorFlow.
+// arrays with their colours, the contact sheet, the per-input record that
+// --json prints, and the atomic writing under all of them (a temporary file in
+// the target folder, then a rename: a file that exists is whole, and
+// RemoveTemporaries clears what a stopped run was writing). It is handed maps
+// as Go slices and knows nothing about models or TensorFlow.
 package output
 
 import (

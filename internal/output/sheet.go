@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image"
 
-	"github.com/saliency-tool/saliency/internal/imageio"
 	"github.com/saliency-tool/saliency/internal/render"
 )
 
@@ -48,7 +47,7 @@ func (s *Set) Finish() error {
 	if len(g.cells) == 0 {
 		return fmt.Errorf("%s: no image was explained, no sheet written", g.path)
 	}
-	if err := imageio.WritePNG(g.path, render.Grid(g.cells, SheetCellSize)); err != nil {
+	if err := WritePNG(g.path, render.Grid(g.cells, SheetCellSize)); err != nil {
 		return fmt.Errorf("%s: %w", g.path, err)
 	}
 	return nil

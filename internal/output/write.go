@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 
-	"github.com/saliency-tool/saliency/internal/imageio"
 	"github.com/saliency-tool/saliency/internal/render"
 )
 
@@ -31,7 +30,7 @@ func (s *Set) Write(j Job, img image.Image, units []int, maps [][]float32) (File
 		if s.opts.Overlay {
 			over := s.image(j.Stem, Overlay, units[i], k)
 			if err := s.writeFile(over, func() error {
-				return imageio.WritePNG(over, render.Overlay(img, m, overlayColormap(s.opts.Colormap), s.overlayAlpha()))
+				return WritePNG(over, render.Overlay(img, m, overlayColormap(s.opts.Colormap), s.overlayAlpha()))
 			}); err != nil {
 				return Files{}, err
 			}
@@ -44,7 +43,7 @@ func (s *Set) Write(j Job, img image.Image, units []int, maps [][]float32) (File
 			raw = append(raw, m...)
 		}
 		path := s.raw(j.Stem)
-		if err := s.writeFile(path, func() error { return imageio.WriteNPY(path, raw, []int{k, h, w}) }); err != nil {
+		if err := s.writeFile(path, func() error { return WriteNPY(path, raw, []int{k, h, w}) }); err != nil {
 			return Files{}, err
 		}
 		f.Raw = path
@@ -58,9 +57,9 @@ func (s *Set) Write(j Job, img image.Image, units []int, maps [][]float32) (File
 // writeHeatmap writes a map as 8-bit grayscale, or coloured by the colormap.
 func (s *Set) writeHeatmap(path string, m []float32, w, h int) error {
 	if c := s.opts.Colormap; c != nil && c.Name() != "gray" {
-		return imageio.WritePNG(path, c.Colorize(m, w, h))
+		return WritePNG(path, c.Colorize(m, w, h))
 	}
-	return imageio.WriteGrayPNG(path, m, w, h)
+	return WriteGrayPNG(path, m, w, h)
 }
 
 func (s *Set) overlayAlpha() float32 {

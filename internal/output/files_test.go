@@ -1,4 +1,4 @@
-package imageio
+package output
 
 import (
 	"bytes"

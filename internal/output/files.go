@@ -1,4 +1,4 @@
-package imageio
+package output
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/saliency-tool/saliency/internal/imageio"
 )
 
 // WriteGrayPNG writes m, w*h values in [0, 1] in row-major order, as an 8-bit
@@ -124,7 +126,7 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	}
 	f, err := createTemp(dir, "."+name+".tmp-*")
 	if err != nil {
-		return withoutPath(err)
+		return imageio.WithoutPath(err)
 	}
 	tmp := f.Name()
 	committed := false
@@ -136,20 +138,20 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 		temporaries.forget(tmp)
 	}()
 	if err := f.Chmod(0o644); err != nil {
-		return withoutPath(err)
+		return imageio.WithoutPath(err)
 	}
 	bw := bufio.NewWriter(f)
 	if err := write(bw); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
-		return withoutPath(err)
+		return imageio.WithoutPath(err)
 	}
 	if err := f.Close(); err != nil {
-		return withoutPath(err)
+		return imageio.WithoutPath(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return withoutPath(err)
+		return imageio.WithoutPath(err)
 	}
 	committed = true
 	return nil
