@@ -28,7 +28,8 @@ GO_LDFLAGS := -X main.version=$(VERSION)
 
 GO_SOURCES := $(shell find cmd internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help python setup build test test-go test-python demo bench compare clean distclean apt venv binding models
+.PHONY: help python setup build test test-go test-python demo bench compare clean distclean apt venv binding models \
+	install uninstall dist
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -63,6 +64,36 @@ binding: apt venv ## generate TensorFlow's Go binding and link the C library int
 build: bin/saliency ## build bin/saliency
 bin/saliency: $(GO_SOURCES) | venv binding
 	$(CGO_ENV) $(GO) build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ ./cmd/saliency
+
+# The installed program: the same code, linked to find TensorFlow beside itself
+# (RUNPATH $ORIGIN) and nowhere else (a caller's CGO_LDFLAGS, which may hold an
+# -rpath into a checkout, is left out), without Go's symbol table.
+build/install/saliency: $(GO_SOURCES) | venv binding
+	mkdir -p $(@D)
+	CGO_ENABLED=1 CGO_CFLAGS="$(CGO_CFLAGS) -I$(TF_LIB)/include" \
+		CGO_LDFLAGS="-L$(CURDIR)/build/lib -L$(TF_LIB) -l:libtensorflow_framework.so.2 -Wl,-rpath,\$$ORIGIN" \
+		$(GO) build -trimpath -ldflags '$(GO_LDFLAGS) -s -w' -o $@ ./cmd/saliency
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_INPUTS = build/install/saliency bin/saliency $(MODELS)/xception/saliency.json $(MODELS)/fashion/saliency.json
+DIST_DIR = saliency-$(VERSION)
+DIST_ARCHIVE = $(DIST_DIR)-linux-amd64.tar.gz
+
+install: $(INSTALL_INPUTS) ## install into $(DESTDIR)$(PREFIX) (default /usr/local): program, TensorFlow, models, completions, man pages
+	tools/install/install.sh "$(DESTDIR)$(PREFIX)" build/install/saliency bin/saliency "$(TF_LIB)" $(MODELS)
+
+uninstall: ## remove exactly what make install put into $(DESTDIR)$(PREFIX)
+	tools/install/install.sh --uninstall "$(DESTDIR)$(PREFIX)"
+
+dist: $(INSTALL_INPUTS) ## build/dist/saliency-VERSION-linux-amd64.tar.gz (the installed tree) and its .sha256
+	rm -rf build/dist && mkdir -p build/dist
+	tools/install/install.sh build/dist/$(DIST_DIR) build/install/saliency bin/saliency "$(TF_LIB)" $(MODELS)
+	rm build/dist/$(DIST_DIR)/lib/saliency/installed # a record of one install, not part of the release
+	tar -C build/dist --owner=0 --group=0 --numeric-owner -czf build/dist/$(DIST_ARCHIVE) $(DIST_DIR)
+	cd build/dist && sha256sum $(DIST_ARCHIVE) > $(DIST_ARCHIVE).sha256
+	rm -rf build/dist/$(DIST_DIR)
+	@ls -l build/dist
 
 models: $(MODELS)/xception/saliency.json $(MODELS)/fashion/saliency.json ## export random Xception, train the fashion model
 $(MODELS)/xception/saliency.json: models/export.py models/classifiers.py $(VENV)/.stamp
@@ -151,7 +182,7 @@ compare: build $(MODELS)/fashion/saliency.json $(HELDOUT)/boxes.json ## every me
 	$(VPY) tools/compare_methods.py --model $(MODELS)/fashion --dir $(HELDOUT) --json build/compare.json
 
 clean: ## remove build outputs (keeps .venv and models)
-	rm -rf bin build/tf build/lib demo
+	rm -rf bin build/tf build/lib build/install build/dist demo
 
 distclean: clean ## also remove .venv, build/ and exported models
 	rm -rf $(VENV) build $(MODELS)/xception $(MODELS)/xception-imagenet $(MODELS)/fashion $(MODELS)/fashion-random

@@ -36,8 +36,11 @@ func searchPath(path []string) []string {
 	return defaultModelPath()
 }
 
-// defaultModelPath is $SALIENCY_MODELS, the models folder beside the binary's
-// bin/ folder, then ./models.
+// defaultModelPath is $SALIENCY_MODELS, then the models that came with the
+// program, then ./models. The program's models are found from where its
+// executable is: a checkout's bin/saliency has them in models/ beside bin/;
+// an installed tree (make install, make dist) runs PREFIX/lib/saliency/saliency
+// and has them in PREFIX/share/saliency/models.
 func defaultModelPath() []string {
 	var path []string
 	if env := os.Getenv("SALIENCY_MODELS"); env != "" {
@@ -45,7 +48,12 @@ func defaultModelPath() []string {
 	}
 	if exe, err := os.Executable(); err == nil {
 		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			path = append(path, filepath.Join(filepath.Dir(filepath.Dir(exe)), "models"))
+			dir := filepath.Dir(exe)
+			if filepath.Base(dir) == "saliency" && filepath.Base(filepath.Dir(dir)) == "lib" {
+				path = append(path, filepath.Join(dir, "..", "..", "share", "saliency", "models"))
+			} else {
+				path = append(path, filepath.Join(filepath.Dir(dir), "models"))
+			}
 		}
 	}
 	return append(path, "models")

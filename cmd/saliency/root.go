@@ -95,7 +95,8 @@ images.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(NewCmdExplain(ios, nil), NewCmdEval(ios, nil), NewCmdModels(ios, nil))
+	root.AddCommand(NewCmdExplain(ios, nil), NewCmdEval(ios, nil), NewCmdModels(ios, nil),
+		newCmdManPages(func() *cobra.Command { return NewCmdRoot(ios) }))
 	return root
 }
 
