@@ -29,19 +29,6 @@ func touch(t *testing.T, paths ...string) {
 	}
 }
 
-func listDir(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 // picture is a w x h image and k maps of it: a horizontal ramp, and its mirror.
 func picture(w, h, k int) (image.Image, [][]float32) {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
@@ -130,9 +117,7 @@ func TestWriteNeverOverwritesAnInput(t *testing.T) {
 	if b, _ := os.ReadFile(xs); string(b) != "x" {
 		t.Errorf("%s was overwritten", xs)
 	}
-	if got := listDir(t, dir); !slices.Equal(got, []string{"x.png", "x.saliency.png", "x.saliency.saliency.png"}) {
-		t.Errorf("folder holds %v", got)
-	}
+	assertFiles(t, dir, "x.png", "x.saliency.png", "x.saliency.saliency.png")
 }
 
 func decode(t *testing.T, path string) image.Image {
