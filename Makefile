@@ -40,12 +40,13 @@ setup: python apt venv binding build models ## install everything a fresh machin
 python:
 	@test -x $(VPY) || tools/check-python.sh "$(PYTHON)" $(PYTHON_VERSIONS)
 
-# protoc generates the binding's protobuf code; Fashion-MNIST trains the demo model.
-APT_PACKAGES := protobuf-compiler dataset-fashion-mnist
+# protoc generates the binding's protobuf code; Fashion-MNIST trains the demo
+# model; the report's test opens the page in headless Chromium.
+APT_PACKAGES := protobuf-compiler dataset-fashion-mnist chromium
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-apt: ## Debian packages: protoc, Fashion-MNIST
-	@command -v protoc >/dev/null && test -d $(FASHION_MNIST) || { \
+apt: ## Debian packages: protoc, Fashion-MNIST, Chromium
+	@command -v protoc >/dev/null && test -d $(FASHION_MNIST) && command -v chromium >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
 
 venv: $(VENV)/.stamp ## the Python environment (exporter and reference tests)
@@ -125,7 +126,7 @@ TEST_ENV = SALIENCY_TEST_MODEL=$(MODELS)/xception SALIENCY_RESIZE_REFERENCE=$(CU
 # The packages that must build, vet and test without cgo (README, "How the code
 # is laid out"); the others but backprop and cmd/saliency build without it.
 PURE_GO = ./internal/output ./internal/inputs ./internal/postproc ./internal/render \
-	./internal/imageio ./internal/evaluate ./internal/manifest ./internal/jsonnum
+	./internal/imageio ./internal/evaluate ./internal/manifest ./internal/jsonnum ./internal/report
 
 test-go: build/reference/resize.json build/reference/colormaps.json $(HELDOUT)/boxes.json $(GOALSET)/boxes.json
 	$(TEST_ENV) $(CGO_ENV) $(GO) vet ./...
@@ -155,25 +156,27 @@ test-python:
 WEIGHTS ?=
 DEMO := $(CURDIR)/demo
 
-demo: setup $(HELDOUT)/boxes.json ## explain held-out composites with the trained fashion model into demo/
+demo: setup $(HELDOUT)/boxes.json ## explain held-out composites with the trained fashion model into demo/ (open demo/index.html)
+	@echo "The demo's page: $(DEMO)/index.html"
 ifeq ($(WEIGHTS),imagenet)
 	$(VPY) models/export.py --weights imagenet --out $(MODELS)/xception-imagenet
 	rm -rf $(DEMO) && mkdir -p $(DEMO)/maps
-	bin/saliency explain --model xception-imagenet --top-k 1 --colormap inferno --overlay \
-		--grid $(DEMO)/grid.png --out-dir $(DEMO)/maps testdata/*.jpg
+	bin/saliency explain --model xception-imagenet --top-k 2 --colormap inferno --overlay \
+		--grid $(DEMO)/grid.png --report $(DEMO)/index.html --out-dir $(DEMO)/maps testdata/*.jpg
 else
 	rm -rf $(DEMO) && mkdir -p $(DEMO)/maps
 	$(VPY) models/fashion.py composites --split test --seed 2026 --n 8 --out $(DEMO)/inputs
-	bin/saliency explain --model fashion --top-k 1 --colormap inferno --overlay \
-		--grid $(DEMO)/grid.png --out-dir $(DEMO)/maps $(DEMO)/inputs/*.png
+	bin/saliency explain --model fashion --top-k 2 --colormap inferno --overlay \
+		--grid $(DEMO)/grid.png --report $(DEMO)/index.html --out-dir $(DEMO)/maps $(DEMO)/inputs/*.png
 	for m in smoothgrad integrated gradcam; do \
 		bin/saliency explain -q --model fashion --method $$m --colormap inferno --overlay \
-			--grid $(DEMO)/grid.$$m.png --out-dir $(DEMO)/maps $(DEMO)/inputs/*.png; done
-	bin/saliency eval --model fashion --limit 200 $(HELDOUT)
+			--grid $(DEMO)/grid.$$m.png --report $(DEMO)/report.$$m.html --out-dir $(DEMO)/maps $(DEMO)/inputs/*.png; done
+	bin/saliency eval --model fashion --limit 200 --report $(DEMO)/eval.html $(HELDOUT)
 endif
 	@echo
-	@echo "Look at $(DEMO)/grid.png (originals on top, maps below; grid.<method>.png for"
-	@echo "the other methods); heatmaps and overlays are in $(DEMO)/maps/."
+	@echo "Open $(DEMO)/index.html in a browser: each input, its two top classes with"
+	@echo "their logits, maps and overlays (report.<method>.html for the other methods,"
+	@echo "eval.html for the scores). Contact sheets: $(DEMO)/grid*.png; files: $(DEMO)/maps/."
 
 bench: build $(MODELS)/xception/saliency.json ## the CLI against the Python tools, side by side (bench/README.md)
 	bench/run.sh

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/saliency-tool/saliency/internal/engine"
 	"github.com/saliency-tool/saliency/internal/evaluate"
 	"github.com/saliency-tool/saliency/internal/jsonnum"
+	"github.com/saliency-tool/saliency/internal/report"
 )
 
 // EvalOptions is everything `saliency eval` needs, filled from flags.
@@ -22,6 +25,7 @@ type EvalOptions struct {
 	Limit       int
 	BatchSize   int
 	JSON        bool
+	Report      string
 	Dir         string
 	Method      methodFlags
 
@@ -49,7 +53,8 @@ copy of the model, reported as the mean Spearman rank correlation between the
 two maps (near 0 means the maps depend on what the model learned).`,
 		Example: `  saliency eval --model mymodel heldout/
   saliency eval --model mymodel --random-model mymodel-reinit --json heldout/
-  saliency eval --model fashion --method smoothgrad --samples 16 heldout/`,
+  saliency eval --model fashion --method smoothgrad --samples 16 heldout/
+  saliency eval --model fashion --report eval.html heldout/`,
 		Args: cobra.ExactArgs(1),
 		RunE: markRan(func(cmd *cobra.Command, args []string) error {
 			opts.Dir = args[0]
@@ -64,11 +69,13 @@ two maps (near 0 means the maps depend on what the model learned).`,
 	f.StringVar(&opts.RandomModel, "random-model", "", "re-initialised copy for the sanity check (default: MODEL-random; none: skip)")
 	f.IntVar(&opts.Limit, "limit", 0, "score only the first `N` composites (by file name; 0: all)")
 	f.BoolVar(&opts.JSON, "json", false, "print the scores as one JSON object")
+	f.StringVar(&opts.Report, "report", "", "also write an HTML page to `FILE`: the scores and a sample of composites with their boxes and maps")
 	opts.Method.add(cmd)
 	return cmd
 }
 
 func evalRun(opts *EvalOptions) error {
+	started := time.Now()
 	if err := checkBatchSize(opts.BatchSize); err != nil {
 		return err
 	}
@@ -118,22 +125,46 @@ func evalRun(opts *EvalOptions) error {
 		defer m.Close()
 		random = m
 	}
-	report, err := evaluate.Run(context.Background(), model, random, items, evaluate.Config{
+	page := report.Eval{
+		Model: found.reportModel(), Method: meth.Name(), Params: opts.Method.params(), Dir: opts.Dir,
+		Command: os.Args, Started: started, Labels: found.manifest.Labels,
+	}
+	every, seen := report.SampleEvery(len(items)), 0
+	scores, err := evaluate.Run(context.Background(), model, random, items, evaluate.Config{
 		Dir: opts.Dir, Method: meth, BatchSize: opts.BatchSize, ModelName: opts.Model, RandomName: randomName,
 		Failed: func(image string, inRandom bool, err error) {
 			if inRandom {
 				image += " (" + randomName + ")"
 			}
 			fmt.Fprintf(opts.IO.ErrOut, "saliency: %s: %v\n", image, err)
+			page.Failures = append(page.Failures, fmt.Sprintf("%s: %v", image, err))
+		},
+		Scored: func(s evaluate.Scored) {
+			switch {
+			case opts.Report == "":
+			case seen%every == 0:
+				page.Samples = append(page.Samples, s)
+			case !s.Hit && len(page.Misses) < report.EvalMisses:
+				page.Misses = append(page.Misses, s)
+			}
+			seen++
 		},
 	})
 	if err != nil {
 		return err
 	}
-	if err := opts.print(report); err != nil {
+	if err := opts.print(scores); err != nil {
 		return err
 	}
-	if report.Failed > 0 {
+	failed := scores.Failed > 0
+	if opts.Report != "" {
+		page.Scores, page.Elapsed = scores, time.Since(started)
+		if err := page.Write(opts.Report); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "saliency: --report %s: %v\n", opts.Report, err)
+			failed = true
+		}
+	}
+	if failed {
 		return errPartial
 	}
 	return nil

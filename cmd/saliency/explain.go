@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/saliency-tool/saliency/internal/inputs"
 	"github.com/saliency-tool/saliency/internal/output"
 	"github.com/saliency-tool/saliency/internal/render"
+	"github.com/saliency-tool/saliency/internal/report"
 )
 
 // ExplainOptions is everything `saliency explain` needs, filled from flags.
@@ -34,6 +37,7 @@ type ExplainOptions struct {
 	ClipPercentile float64
 	Overlay        bool
 	Grid           string
+	Report         string
 
 	Method methodFlags
 
@@ -109,8 +113,9 @@ inputs, so N machines can share a job.`,
   saliency explain --method integrated --baseline blur --filter positive --json cat.jpg
   saliency explain --method gradcam --overlay cat.jpg
 
-  # pictures for people: coloured maps, overlays, one contact sheet
-  saliency explain --colormap inferno --overlay --grid sheet.png photos/*.jpg`,
+  # pictures for people: coloured maps, overlays, one contact sheet, a page
+  saliency explain --colormap inferno --overlay --grid sheet.png photos/*.jpg
+  saliency explain --colormap inferno --out-dir maps/ --report maps/index.html photos/`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: markRan(func(cmd *cobra.Command, args []string) error {
 			opts.Images = args
@@ -133,6 +138,7 @@ inputs, so N machines can share a job.`,
 	f.Float64Var(&opts.ClipPercentile, "clip-percentile", 0, "clip each map at its `P`-th percentile before normalising (e.g. 99; 0: off)")
 	f.BoolVar(&opts.Overlay, "overlay", false, "also write each heatmap blended over the image, IMAGE.overlay.png")
 	f.StringVar(&opts.Grid, "grid", "", "also write one contact sheet of all images and their maps to `FILE` (PNG)")
+	f.StringVar(&opts.Report, "report", "", "also write an HTML page of the run to `FILE`: each image, its units' labels and scores, maps, overlays (always written then), failures")
 	opts.Method.add(cmd)
 	f.BoolVarP(&opts.Recursive, "recursive", "r", false, "descend into subfolders of folder arguments")
 	f.BoolVarP(&opts.Null, "null", "0", false, `paths read from "-" are NUL-separated (find -print0)`)
@@ -142,6 +148,7 @@ inputs, so N machines can share a job.`,
 }
 
 func explainRun(opts *ExplainOptions) error {
+	started := time.Now()
 	if err := opts.validateFlags(); err != nil {
 		return err
 	}
@@ -185,14 +192,28 @@ func explainRun(opts *ExplainOptions) error {
 	if len(images) == 0 {
 		return opts.nothingToExplain(collected)
 	}
+	// A report shows each map over its image, so it has the overlays written.
 	outputs, refused := output.Plan(images, output.Options{
-		Dir: opts.OutDir, Method: meth.Name(), Raw: opts.Raw, Colormap: cmap, Overlay: opts.Overlay,
+		Dir: opts.OutDir, Method: meth.Name(), Raw: opts.Raw, Colormap: cmap, Overlay: opts.Overlay || opts.Report != "",
 		SkipExisting: opts.SkipExisting, Units: opts.Units, PerImage: max(len(opts.Units), opts.TopK),
-		Sheet: opts.Grid,
+		Sheet: opts.Grid, Report: opts.Report,
 	})
-	for _, err := range refused { // only --grid's file is checked for the whole run
-		fmt.Fprintf(opts.IO.ErrOut, "saliency: --grid %v\n", err)
+	var problems []string // the run's own errors, for the report
+	for _, err := range refused {
+		msg := fmt.Sprintf("%s %v", runFileFlag[err.File], err)
+		fmt.Fprintf(opts.IO.ErrOut, "saliency: %s\n", msg)
+		problems = append(problems, msg)
 		failed++
+	}
+	var page *report.Explain
+	if path := outputs.Report(); path != "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return usageError{fmt.Errorf("--report: %w", err)}
+		}
+		page = report.NewExplain(path, found.manifest.Labels)
+		for _, e := range empty {
+			page.Add(output.Record{Image: e.Dir, Err: e})
+		}
 	}
 	model, err := found.load()
 	if err != nil {
@@ -221,23 +242,54 @@ func explainRun(opts *ExplainOptions) error {
 		if !opts.report(r) && r.Err == nil {
 			failed++ // the outputs are there, but its record is not
 		}
+		if page != nil {
+			page.Add(r)
+		}
 		stopper.finished()
 		bar.Add(1)
 	})
 	bar.Finish()
+	run := report.Run{
+		Model: found.reportModel(), Method: meth.Name(), Params: opts.Method.params(), Colormap: cmap.Name(),
+		Command: os.Args, Started: started,
+	}
 	if sig, done := stopper.caught(), stopper.reported(); sig != nil && done < len(images) {
 		fmt.Fprintf(opts.IO.ErrOut, "saliency: interrupted: %d of %d inputs done; run again with --skip-existing to resume\n",
 			done, len(images))
+		run.Stopped = fmt.Sprintf("stopped by a signal (%v): %d of %d inputs done", sig, done, len(images))
+		opts.writeReport(page, run, problems)
 		return interrupted{sig}
 	}
 	if err := outputs.Finish(); err != nil {
-		fmt.Fprintf(opts.IO.ErrOut, "saliency: --grid %v\n", err)
+		msg := fmt.Sprintf("--grid %v", err)
+		fmt.Fprintf(opts.IO.ErrOut, "saliency: %s\n", msg)
+		problems = append(problems, msg)
+		failed++
+	}
+	if !opts.writeReport(page, run, problems) {
 		failed++
 	}
 	if failed > 0 {
 		return errPartial
 	}
 	return nil
+}
+
+// runFileFlag is the flag that asked for each file of the whole run.
+var runFileFlag = map[output.RunFile]string{output.SheetFile: "--grid", output.ReportFile: "--report"}
+
+// writeReport writes the run's page, when one was asked for, and says on
+// stderr when it cannot.
+func (opts *ExplainOptions) writeReport(page *report.Explain, run report.Run, problems []string) bool {
+	if page == nil {
+		return true
+	}
+	run.Problems, run.Elapsed = problems, time.Since(run.Started)
+	if err := page.Write(run); err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "saliency: --report %s: %v\n", opts.Report, err)
+		return false
+	}
+	return true
 }
 
 // withFlagHint adds to an input's error the flag that avoids it.
@@ -319,13 +371,9 @@ func (opts *ExplainOptions) report(r output.Record) bool {
 		fmt.Fprintf(opts.IO.Out, "%s: skipped, outputs exist\n", r.Image)
 		return true
 	}
-	score := "logit"
-	if r.Scores == "log_probabilities" {
-		score = "log-prob"
-	}
 	parts := make([]string, len(r.Units))
 	for i := range r.Units {
-		parts[i] = fmt.Sprintf("%s (unit %d, %s %.4g)", r.Labels[i], r.Units[i], score, r.Logits[i])
+		parts[i] = fmt.Sprintf("%s (unit %d, %s)", r.Labels[i], r.Units[i], output.ScoreText(r.Scores, r.Logits[i]))
 	}
 	fmt.Fprintf(opts.IO.Out, "%s: %s -> %s\n", r.Image, strings.Join(parts, ", "), strings.Join(r.Maps, ", "))
 	return true

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 	"github.com/saliency-tool/saliency/internal/manifest"
 	"github.com/saliency-tool/saliency/internal/method"
 	"github.com/saliency-tool/saliency/internal/postproc"
+	"github.com/saliency-tool/saliency/internal/report"
 )
 
 // methodFlags are the flags that choose and tune the explaining method; explain
@@ -101,6 +103,23 @@ func (mf *methodFlags) build(man *manifest.Manifest) (method.Method, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// params lists the parameters the chosen method reads, with their values, for
+// a report.
+func (mf *methodFlags) params() []report.Param {
+	values := map[string]string{
+		"filter": mf.Filter, "reduce": mf.Reduce, "samples": strconv.Itoa(mf.Samples),
+		"noise": strconv.FormatFloat(mf.Noise, 'g', -1, 64), "seed": strconv.FormatUint(mf.Seed, 10),
+		"steps": strconv.Itoa(mf.Steps), "baseline": mf.Baseline,
+	}
+	var ps []report.Param
+	for _, name := range []string{"samples", "noise", "seed", "steps", "baseline", "filter", "reduce"} {
+		if slices.Contains(flagsOf[name], mf.Name) {
+			ps = append(ps, report.Param{Name: name, Value: values[name]})
+		}
+	}
+	return ps
 }
 
 // supports refuses a method the model's manifest has no signature for: the one

@@ -9,6 +9,7 @@ import (
 
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/manifest"
+	"github.com/saliency-tool/saliency/internal/report"
 )
 
 // addModelFlags declares the flags that choose the model and how much of it
@@ -87,4 +88,15 @@ func (f *foundModel) load() (*backprop.Model, error) {
 		return nil, usageError{fmt.Errorf("model %s: %w", f.name, err)}
 	}
 	return m, nil
+}
+
+// reportModel says which model a report is about.
+func (f foundModel) reportModel() report.Model {
+	m := f.manifest
+	name := m.Name
+	if name == "" {
+		name = f.name
+	}
+	return report.Model{Name: name, Architecture: m.Architecture, Weights: m.Weights,
+		Height: m.Input.Height, Width: m.Input.Width}
 }

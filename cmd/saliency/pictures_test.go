@@ -1,15 +1,18 @@
 package main
 
 import (
+	"encoding/json"
 	"image"
 	"image/color"
 	_ "image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/saliency-tool/saliency/internal/output"
+	"github.com/saliency-tool/saliency/internal/render"
 	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
@@ -82,9 +85,54 @@ func TestExplainPicturesForPeople(t *testing.T) {
 		}
 	}
 	sheet := decodePNG(t, grid)
-	// 2 columns, 2 rows (originals, maps) of gridCellSize with render's gaps between.
-	if w, h := sheet.Bounds().Dx(), sheet.Bounds().Dy(); w != h || w < 2*output.SheetCellSize || w > 2*output.SheetCellSize+16 {
+	// 2 columns, 2 rows (originals, maps) of SheetCellSize with a two-line
+	// caption strip under each row and render's gaps between.
+	row := output.SheetCellSize + render.CaptionHeight(2)
+	if w, h := sheet.Bounds().Dx(), sheet.Bounds().Dy(); w != 2*output.SheetCellSize+render.GridGap || h != 2*row+render.GridGap {
 		t.Fatalf("grid is %dx%d for 2 images with one map each", w, h)
+	}
+}
+
+// The contact sheet's captions on the real model with K = 2: under each map,
+// a strip with text in it, different for the two units of an image (their
+// labels and logits differ; render's test checks the text itself against
+// x/image's font drawer).
+func TestExplainGridCaptions(t *testing.T) {
+	model := testModel(t)
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.png")
+	writePNG(t, a, 40, 30, 1)
+	grid := filepath.Join(dir, "sheet.png")
+	code, stdout, stderr := runMain(t, "", "explain", "-m", model, "--json", "--top-k", "2", "--grid", grid, a)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rec struct{ Labels []string }
+	if err := json.Unmarshal([]byte(stdout), &rec); err != nil || len(rec.Labels) != 2 {
+		t.Fatalf("record %q: %v", stdout, err)
+	}
+	sheet := decodePNG(t, grid)
+	cell, row := output.SheetCellSize, output.SheetCellSize+render.CaptionHeight(2)
+	strip := func(r int) (px []color.NRGBA, dark int) {
+		top := r*(row+render.GridGap) + cell
+		for y := top; y < top+render.CaptionHeight(2); y++ {
+			for x := range cell {
+				c := color.NRGBAModel.Convert(sheet.At(x, y)).(color.NRGBA)
+				px = append(px, c)
+				if c.R < 128 {
+					dark++
+				}
+			}
+		}
+		return px, dark
+	}
+	first, dark1 := strip(1)
+	second, dark2 := strip(2)
+	if dark1 < 50 || dark2 < 50 {
+		t.Fatalf("caption strips under the maps have %d and %d dark pixels, want text", dark1, dark2)
+	}
+	if slices.Equal(first, second) {
+		t.Errorf("the captions of units %q and %q are the same pixels", rec.Labels[0], rec.Labels[1])
 	}
 }
 
@@ -114,5 +162,18 @@ func TestExplainPictureFlagErrors(t *testing.T) {
 	}
 	if string(readFile(t, a)) != string(before) {
 		t.Error("the input named by --grid changed")
+	}
+	// So is --report; the report still written lists the refused sheet.
+	page := filepath.Join(dir, "page", "index.html")
+	code, _, stderr = runMain(t, "", "explain", "-m", model, "-q", "--report", a, a)
+	if code != exitFailed || !strings.Contains(stderr, "--report "+a+": would overwrite an input") {
+		t.Errorf("--report over an input: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runMain(t, "", "explain", "-m", model, "-q", "--grid", a, "--report", page, a)
+	if code != exitFailed || !strings.Contains(string(readFile(t, page)), "--grid "+a+": would overwrite an input") {
+		t.Errorf("--grid refused with --report: exit %d, stderr %q; the page must say why", code, stderr)
+	}
+	if string(readFile(t, a)) != string(before) {
+		t.Error("the input named by --report changed")
 	}
 }

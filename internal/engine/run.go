@@ -29,7 +29,12 @@ func Run(ctx context.Context, m Model, set *output.Set, cfg Config, emit func(ou
 	next := 0 // the next job to report; jobs not to do are reported in their turn
 	reportUntodo := func() {
 		for ; next < len(jobs) && !jobs[next].Todo(); next++ {
-			report(output.Record{Image: jobs[next].Input, Err: jobs[next].Err, Skipped: jobs[next].Skipped})
+			j := jobs[next]
+			r := output.Record{Image: j.Input, Err: j.Err, Skipped: j.Skipped}
+			if j.Skipped {
+				r.Files = set.Existing(j)
+			}
+			report(r)
 		}
 	}
 	Explain(ctx, m, todo, cfg, func(e Explanation) {
@@ -49,7 +54,9 @@ func record(m Model, set *output.Set, j output.Job, e Explanation, cfg Config) o
 	if e.Err != nil {
 		return output.Record{Image: j.Input, Err: e.Err}
 	}
-	files, err := set.Write(j, e.Image, e.Units, e.Maps)
+	files, err := set.Write(j, e.Image, output.Maps{
+		Units: e.Units, Labels: e.Labels, Logits: e.Logits, Scores: m.OutputKind(), Values: e.Maps,
+	})
 	if err != nil {
 		return output.Record{Image: j.Input, Err: err}
 	}

@@ -69,13 +69,23 @@ func ReadBoxes(dir string) ([]Item, error) {
 // the first maximum in row-major order; a map with no positive value (all
 // zeros) points nowhere and misses.
 func PointingHit(m []float32, w int, b Box) bool {
+	x, y, ok := Peak(m, w)
+	return ok && b.Contains(x, y)
+}
+
+// Peak is the pixel of the map's maximum, the first in row-major order; ok is
+// false for a map with no positive value, which points nowhere.
+func Peak(m []float32, w int) (x, y int, ok bool) {
 	best, at := float32(0), -1
 	for i, v := range m {
 		if v > best {
 			best, at = v, i
 		}
 	}
-	return at >= 0 && b.Contains(at%w, at/w)
+	if at < 0 {
+		return 0, 0, false
+	}
+	return at % w, at / w, true
 }
 
 // EnergyInBox is the share of the map's total mass inside the box (0 for an

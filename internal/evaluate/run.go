@@ -24,6 +24,17 @@ type Config struct {
 	// Failed, when set, sees each composite that could not be explained, with
 	// random true when it is the randomised model that failed on it.
 	Failed func(image string, random bool, err error)
+	// Scored, when set, sees each composite the model explained, in order,
+	// with its map (for a report's pictures).
+	Scored func(Scored)
+}
+
+// Scored is one composite explained and scored.
+type Scored struct {
+	Item
+	Explanation engine.Explanation
+	Hit         bool    // the map's maximum is in the box
+	Energy      float64 // the share of the map inside the box
 }
 
 // Report is the outcome of an evaluation, as `saliency eval --json` prints it.
@@ -76,14 +87,19 @@ func Run(ctx context.Context, model, random engine.Model, items []Item, cfg Conf
 		}
 		it, b := byPath[e.Path], e.Image.Bounds()
 		report.Images++
-		if PointingHit(e.Maps[0], b.Dx(), it.Box) {
+		hit := PointingHit(e.Maps[0], b.Dx(), it.Box)
+		if hit {
 			hits++
 		}
 		if e.Units[0] == it.Label {
 			correct++
 		}
-		energy += EnergyInBox(e.Maps[0], b.Dx(), it.Box)
+		share := EnergyInBox(e.Maps[0], b.Dx(), it.Box)
+		energy += share
 		uniform += UniformShare(b.Dx(), b.Dy(), it.Box)
+		if cfg.Scored != nil {
+			cfg.Scored(Scored{Item: it, Explanation: e, Hit: hit, Energy: share})
+		}
 		maps[e.Path], units[e.Path] = e.Maps[0], e.Units
 	})
 	n := float64(report.Images) // 0/0 is NaN: no score without an image

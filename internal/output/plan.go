@@ -1,9 +1,11 @@
 package output
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/saliency-tool/saliency/internal/render"
@@ -33,6 +35,9 @@ type Options struct {
 	// Sheet, when set, is the file of one contact sheet of every input
 	// explained and its maps (a PNG).
 	Sheet string
+	// Report, when set, is the file of the run's HTML report (package report
+	// writes it; Plan only checks where it goes).
+	Report string
 }
 
 // Job is one input of a run and where its outputs go.
@@ -56,16 +61,35 @@ type Set struct {
 	opts      Options
 	protected map[string]bool // the run's inputs, absolute
 	sheet     *sheet          // nil: no sheet, or refused
+	report    string          // "": no report, or refused
 }
+
+// RunFile names a file of the whole run, as opposed to one input's outputs.
+type RunFile string
+
+const (
+	SheetFile  RunFile = "contact sheet"
+	ReportFile RunFile = "report"
+)
+
+// RunFileError refuses a file of the whole run before any work.
+type RunFileError struct {
+	File RunFile
+	Path string
+	Err  error
+}
+
+func (e *RunFileError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
+func (e *RunFileError) Unwrap() error { return e.Err }
 
 // Plan plans the outputs of a run over inputs: repeated inputs count once,
 // each input gets a stem, an input whose outputs would replace another's (a.jpg
 // and a.png in one folder) is refused, and with SkipExisting an input whose
 // outputs all exist is marked skipped. The files of the whole run (the contact
-// sheet) are checked against the inputs here, before any work: one that would
-// replace an input is not written and comes back in refused; the rest of the
-// run goes on.
-func Plan(inputs []string, o Options) (s *Set, refused []error) {
+// sheet, the report) are checked against the inputs and each other here,
+// before any work: one that would replace an input or the other is not written
+// and comes back in refused; the rest of the run goes on.
+func Plan(inputs []string, o Options) (s *Set, refused []*RunFileError) {
 	s = &Set{opts: o, protected: make(map[string]bool, len(inputs))}
 	for _, in := range inputs {
 		s.protected[absClean(in)] = true
@@ -77,14 +101,37 @@ func Plan(inputs []string, o Options) (s *Set, refused []error) {
 		}
 	}
 	if o.Sheet != "" {
-		if s.protected[absClean(o.Sheet)] {
-			refused = append(refused, fmt.Errorf("%s: would overwrite an input", o.Sheet))
+		if err := s.checkRunFile(o.Sheet); err != nil {
+			refused = append(refused, &RunFileError{File: SheetFile, Path: o.Sheet, Err: err})
 		} else {
 			s.sheet = &sheet{path: o.Sheet, colormap: sheetColormap(o.Colormap)}
 		}
 	}
+	if o.Report != "" {
+		err := s.checkRunFile(o.Report)
+		if err == nil && o.Sheet != "" && absClean(o.Sheet) == absClean(o.Report) {
+			err = errors.New("is also the contact sheet's file")
+		}
+		if err != nil {
+			refused = append(refused, &RunFileError{File: ReportFile, Path: o.Report, Err: err})
+		} else {
+			s.report = o.Report
+		}
+	}
 	return s, refused
 }
+
+// checkRunFile refuses a whole-run file that would replace an input.
+func (s *Set) checkRunFile(path string) error {
+	if s.protected[absClean(path)] {
+		return errors.New("would overwrite an input")
+	}
+	return nil
+}
+
+// Report is the path of the run's report, "" when none was asked for or Plan
+// refused it.
+func (s *Set) Report() string { return s.report }
 
 // CollisionError refuses an input whose outputs would replace those of
 // another input of the run with the same name.
@@ -157,22 +204,63 @@ func (s *Set) complete(stem string) bool {
 	return true
 }
 
+// Existing lists the outputs a skipped job already has, as a run that wrote
+// them would have recorded them: heatmaps and overlays in unit order (by the
+// units given, else by unit number, as the rank of a top-K run's units is not
+// in their names), and the raw array.
+func (s *Set) Existing(j Job) Files {
+	var f Files
+	f.Maps = s.existingImages(j.Stem, Heatmap)
+	if s.opts.Overlay {
+		f.Overlays = s.existingImages(j.Stem, Overlay)
+	}
+	if s.opts.Raw && exists(s.raw(j.Stem)) {
+		f.Raw = s.raw(j.Stem)
+	}
+	return f
+}
+
+func (s *Set) existingImages(stem, kind string) []string {
+	o := s.opts
+	var names []string
+	switch {
+	case o.PerImage == 1:
+		names = []string{s.image(stem, kind, 0, 1)}
+	case len(o.Units) > 0:
+		for _, u := range o.Units {
+			names = append(names, s.image(stem, kind, u, o.PerImage))
+		}
+	default:
+		for _, u := range s.unitsOnDisk(stem, kind) {
+			names = append(names, s.image(stem, kind, u, o.PerImage))
+		}
+	}
+	return slices.DeleteFunc(names, func(p string) bool { return !exists(p) })
+}
+
 // countUnitImages counts the images of kind with a unit in their name, for
 // stem and the run's method.
 func (s *Set) countUnitImages(stem, kind string) int {
+	return len(s.unitsOnDisk(stem, kind))
+}
+
+// unitsOnDisk lists, in increasing order, the units of the images of kind
+// with a unit in their name that exist for stem and the run's method.
+func (s *Set) unitsOnDisk(stem, kind string) []int {
 	entries, err := os.ReadDir(filepath.Dir(stem))
 	if err != nil {
-		return 0
+		return nil
 	}
 	base, tag := filepath.Base(stem), methodTag(s.opts.Method)
-	n := 0
+	var units []int
 	for _, e := range entries {
 		got, ok := Parse(e.Name())
 		if ok && got.HasUnit && got.Stem == base && got.Kind == kind && got.Method == tag && got.Ext == ".png" {
-			n++
+			units = append(units, got.Unit)
 		}
 	}
-	return n
+	slices.Sort(units)
+	return units
 }
 
 // image names the PNG of one map of kind: with its unit when the image gets

@@ -102,11 +102,11 @@ func TestWriteNeverOverwritesAnInput(t *testing.T) {
 	touch(t, x, xs)
 	s := plan(t, []string{x, xs}, Options{})
 	img, maps := picture(6, 4, 1)
-	_, err := s.Write(s.Jobs[0], img, []int{3}, maps)
+	_, err := s.Write(s.Jobs[0], img, Maps{Units: []int{3}, Values: maps})
 	if !errors.Is(err, ErrWouldOverwriteInput) || !strings.Contains(err.Error(), xs) {
 		t.Errorf("writing x's map: %v, want it refused for overwriting %s", err, xs)
 	}
-	files, err := s.Write(s.Jobs[1], img, []int{3}, maps)
+	files, err := s.Write(s.Jobs[1], img, Maps{Units: []int{3}, Values: maps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestWriteFiles(t *testing.T) {
 			in := filepath.Join(dir, "in.png")
 			c.o.PerImage = 2
 			s := plan(t, []string{in}, c.o)
-			files, err := s.Write(s.Jobs[0], img, []int{7, 2}, maps)
+			files, err := s.Write(s.Jobs[0], img, Maps{Units: []int{7, 2}, Values: maps})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -277,6 +277,27 @@ func TestPlanSkipsCompleteInputs(t *testing.T) {
 	if !skipped(topK) {
 		t.Error("top-3 heatmaps there, not skipped")
 	}
+
+	// What a skipped input has, for its record and the report: the run's
+	// own kinds, method and units only, by unit.
+	existing := func(o Options) Files {
+		o.SkipExisting = true
+		s := plan(t, []string{in}, o)
+		return s.Existing(s.Jobs[0])
+	}
+	if got := existing(topK); !slices.Equal(got.Maps, []string{j("p.saliency.integrated.1.png"),
+		j("p.saliency.integrated.2.png"), j("p.saliency.integrated.8.png")}) || got.Overlays != nil {
+		t.Errorf("top-3 existing %+v", got)
+	}
+	touch(t, j("p.overlay.9.png"), j("p.saliency.npy"))
+	if got := existing(Options{Units: []int{9, 3}, PerImage: 2, Overlay: true, Raw: true}); !slices.Equal(got.Maps,
+		[]string{j("p.saliency.9.png"), j("p.saliency.3.png")}) || !slices.Equal(got.Overlays, []string{j("p.overlay.9.png")}) ||
+		got.Raw != j("p.saliency.npy") {
+		t.Errorf("fixed units existing %+v", got)
+	}
+	if got := existing(top1); !slices.Equal(got.Maps, []string{j("p.saliency.png")}) {
+		t.Errorf("top-1 existing %+v", got)
+	}
 }
 
 // The contact sheet's file is checked against the inputs before any work, and
@@ -291,6 +312,9 @@ func TestSheet(t *testing.T) {
 	if err := s.Finish(); err != nil {
 		t.Errorf("Finish of a refused sheet: %v", err)
 	}
+	if refused[0].File != SheetFile {
+		t.Errorf("refused file %q, want the sheet", refused[0].File)
+	}
 
 	sheetPath := filepath.Join(dir, "sheet.png")
 	s = plan(t, []string{in}, Options{Sheet: sheetPath})
@@ -298,7 +322,7 @@ func TestSheet(t *testing.T) {
 		t.Error("an empty sheet was not an error")
 	}
 	img, maps := picture(60, 40, 1)
-	if _, err := s.Write(s.Jobs[0], img, []int{1}, maps); err != nil {
+	if _, err := s.Write(s.Jobs[0], img, Maps{Units: []int{1}, Values: maps}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Finish(); err != nil {
@@ -306,6 +330,23 @@ func TestSheet(t *testing.T) {
 	}
 	if b := decode(t, sheetPath).Bounds(); b.Dx() < SheetCellSize || b.Dy() < 2*SheetCellSize {
 		t.Errorf("sheet is %dx%d for one image above its map", b.Dx(), b.Dy())
+	}
+}
+
+// The report's file is checked like the sheet's, and against it.
+func TestReportFile(t *testing.T) {
+	dir := t.TempDir()
+	in, page := filepath.Join(dir, "in.png"), filepath.Join(dir, "index.html")
+	s, refused := Plan([]string{in}, Options{PerImage: 1, Report: in})
+	if len(refused) != 1 || refused[0].File != ReportFile || !strings.Contains(refused[0].Error(), "would overwrite an input") || s.Report() != "" {
+		t.Errorf("report over an input: refused %v, report %q", refused, s.Report())
+	}
+	s, refused = Plan([]string{in}, Options{PerImage: 1, Sheet: page, Report: page})
+	if len(refused) != 1 || refused[0].File != ReportFile || !strings.Contains(refused[0].Error(), "contact sheet") || s.Report() != "" {
+		t.Errorf("report on the sheet: refused %v, report %q", refused, s.Report())
+	}
+	if s := plan(t, []string{in}, Options{PerImage: 1, Report: page}); s.Report() != page {
+		t.Errorf("report %q, want %q", s.Report(), page)
 	}
 }
 

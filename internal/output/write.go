@@ -11,14 +11,26 @@ import (
 // ErrWouldOverwriteInput guards the one thing the tool must never do.
 var ErrWouldOverwriteInput = errors.New("output would overwrite an input of this call")
 
-// Write writes one job's maps (values in [0, 1], one per unit, each at the
-// image's size, row-major): a heatmap per unit, and when asked an overlay per
-// unit and one raw array of them all. Each file is written atomically and none
-// replaces an input of the run. A job written whole adds its thumbnails to the
-// contact sheet.
-func (s *Set) Write(j Job, img image.Image, units []int, maps [][]float32) (Files, error) {
+// Maps is one input explained, as Write needs it: a map per unit, its values
+// in [0, 1] at the image's size, row-major, with what the model said of the
+// unit (for the contact sheet's captions).
+type Maps struct {
+	Units  []int
+	Labels []string
+	Logits []float32
+	// Scores is what Logits are: "logits" or "log_probabilities" (Record.Scores).
+	Scores string
+	Values [][]float32
+}
+
+// Write writes one job's maps: a heatmap per unit, and when asked an overlay
+// per unit and one raw array of them all. Each file is written atomically and
+// none replaces an input of the run. A job written whole adds its thumbnails
+// to the contact sheet.
+func (s *Set) Write(j Job, img image.Image, e Maps) (Files, error) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
+	maps, units := e.Values, e.Units
 	k := len(maps)
 	var f Files
 	for i, m := range maps {
@@ -49,7 +61,7 @@ func (s *Set) Write(j Job, img image.Image, units []int, maps [][]float32) (File
 		f.Raw = path
 	}
 	if s.sheet != nil {
-		s.sheet.add(img, maps)
+		s.sheet.add(j.Input, img, e)
 	}
 	return f, nil
 }

@@ -1,9 +1,14 @@
 package render
 
 import (
+	"bytes"
 	"image"
 	"image/color"
+	"strings"
 	"testing"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/math/fixed"
 )
 
 func uniform(w, h int, c color.NRGBA) *image.NRGBA {
@@ -18,7 +23,7 @@ var white = rgb(255, 255, 255)
 
 // cellCentre is the centre pixel of the box in column col, row row.
 func cellCentre(col, row, cellSize int) image.Point {
-	return cellBox(col, row, cellSize).Min.Add(image.Pt(cellSize/2, cellSize/2))
+	return gridLayout{cell: cellSize}.box(col, row).Min.Add(image.Pt(cellSize/2, cellSize/2))
 }
 
 func TestGridLayout(t *testing.T) {
@@ -108,5 +113,81 @@ func TestGridShrinksByAveraging(t *testing.T) {
 func TestGridEmpty(t *testing.T) {
 	if b := Grid(nil, 64).Bounds(); !b.Empty() {
 		t.Errorf("Grid(nil) bounds = %v, want empty", b)
+	}
+}
+
+// TestGridCaptions checks the words under the pictures against text drawn
+// independently with x/image's font.Drawer and the same face at the place the
+// layout documents: the strip must match pixel for pixel, differ between two
+// labels, and a label too long for the cell must end in an ellipsis inside it.
+func TestGridCaptions(t *testing.T) {
+	const cellSize = 192
+	cells := []GridCell{
+		{Image: uniform(64, 64, rgb(200, 0, 0)), Maps: []image.Image{uniform(64, 64, rgb(0, 0, 0))},
+			Captions: [][]string{{"shoe.png"}, {"Sandal", "logit 7.25"}}},
+		{Image: uniform(64, 64, rgb(0, 200, 0)), Maps: []image.Image{uniform(64, 64, rgb(0, 0, 0))},
+			Captions: [][]string{{"bag.png"}, {"Ankle boot", "logit 3.5"}}},
+		{Image: uniform(64, 64, rgb(0, 0, 200)),
+			Captions: [][]string{{"a file name far too long to fit under one thumbnail.png"}}},
+	}
+	sheet := Grid(cells, cellSize)
+	l := gridLayout{cell: cellSize, caption: captionHeight(2)}
+	if got, want := sheet.Bounds().Dy(), 2*(cellSize+l.caption)+gridGap; got != want {
+		t.Fatalf("sheet height = %d, want %d (two rows with a two-line caption strip each)", got, want)
+	}
+
+	want := func(box image.Rectangle, lines ...string) *image.NRGBA {
+		img := uniform(sheet.Bounds().Dx(), sheet.Bounds().Dy(), white)
+		face := captionFace()
+		d := font.Drawer{Dst: img, Src: image.NewUniform(captionInk), Face: face}
+		for i, s := range lines {
+			d.Dot = fixed.P(box.Min.X+captionPad, box.Min.Y+captionPad+i*captionLine+face.Metrics().Ascent.Ceil())
+			d.DrawString(s)
+		}
+		return img
+	}
+	strip := func(img *image.NRGBA, box image.Rectangle) []byte {
+		var px []byte
+		for y := box.Min.Y; y < box.Max.Y; y++ {
+			px = append(px, img.Pix[img.PixOffset(box.Min.X, y):img.PixOffset(box.Max.X, y)]...)
+		}
+		return px
+	}
+	inked := func(px []byte) int {
+		n := 0
+		for i := 0; i < len(px); i += 4 {
+			if px[i] < 128 {
+				n++
+			}
+		}
+		return n
+	}
+
+	sandal := l.captionBox(0, 1)
+	got := strip(sheet, sandal)
+	if inked(got) < 50 {
+		t.Fatalf("caption strip under the first map has %d dark pixels, want text", inked(got))
+	}
+	if !bytes.Equal(got, strip(want(sandal, "Sandal", "logit 7.25"), sandal)) {
+		t.Error("caption under the first map differs from \"Sandal\" / \"logit 7.25\" drawn with the same face")
+	}
+	boot := l.captionBox(1, 1)
+	if bytes.Equal(strip(sheet, boot), got) {
+		t.Error("captions of two different labels are identical")
+	}
+	if !bytes.Equal(strip(sheet, l.captionBox(1, 0)), strip(want(l.captionBox(1, 0), "bag.png"), l.captionBox(1, 0))) {
+		t.Error("caption under the second image differs from its file name")
+	}
+	long := l.captionBox(2, 0)
+	text := fitText(captionFace(), cells[2].Captions[0][0], fixed.I(cellSize-2*captionPad))
+	if !strings.HasSuffix(text, "…") || font.MeasureString(captionFace(), text) > fixed.I(cellSize-2*captionPad) {
+		t.Errorf("long caption shortened to %q, want an ellipsis within the cell", text)
+	}
+	if !bytes.Equal(strip(sheet, long), strip(want(long, text), long)) {
+		t.Error("long caption is not the shortened text")
+	}
+	// The third column has no map: its map box and caption stay white.
+	if n := inked(strip(sheet, l.captionBox(2, 1))); n != 0 {
+		t.Errorf("caption strip of a missing map has %d dark pixels, want none", n)
 	}
 }
