@@ -11,8 +11,6 @@ import (
 // enough to tell where one picture ends and the next starts.
 const GridGap = 4
 
-const gridGap = GridGap
-
 // GridCell is one column of a Grid: an original image and the maps explaining it.
 type GridCell struct {
 	Image image.Image
@@ -26,10 +24,10 @@ type GridCell struct {
 // ke.utils.visualize([*images, *maps]): column i holds cells[i]; the first row
 // shows the originals and row k+1 shows every image's k-th map, so maps of one
 // method line up side by side. Each picture is scaled to fit a cellSize x cellSize
-// box keeping its aspect ratio and centred there; gridGap pixels separate the
+// box keeping its aspect ratio and centred there; GridGap pixels separate the
 // boxes. Missing pictures (nil, or an image with fewer maps) leave a blank box, and
 // translucent pictures show the white sheet through. The sheet is
-// n*cellSize + (n-1)*gridGap pixels on a side of n boxes, and empty for no cells.
+// n*cellSize + (n-1)*GridGap pixels on a side of n boxes, and empty for no cells.
 // When any cell has captions, every row grows by a strip under its boxes tall
 // enough for the most lines any picture has (Go Regular, 12 px). Grid panics
 // if cellSize < 1.
@@ -64,7 +62,7 @@ func (l gridLayout) rowHeight() int { return l.cell + l.caption }
 
 // box is the square picture box in column col, row row.
 func (l gridLayout) box(col, row int) image.Rectangle {
-	origin := image.Pt(col*(l.cell+gridGap), row*(l.rowHeight()+gridGap))
+	origin := image.Pt(col*(l.cell+GridGap), row*(l.rowHeight()+GridGap))
 	return image.Rectangle{Min: origin, Max: origin.Add(image.Pt(l.cell, l.cell))}
 }
 
@@ -94,9 +92,9 @@ func mostMaps(cells []GridCell) int {
 	return n
 }
 
-// sheetSpan is the length of n boxes of size with gridGap between them.
+// sheetSpan is the length of n boxes of size with GridGap between them.
 func sheetSpan(n, size int) int {
-	return n*size + (n-1)*gridGap
+	return n*size + (n-1)*GridGap
 }
 
 // drawFitted scales src to fit box, keeping its aspect ratio, and draws it centred

@@ -132,7 +132,7 @@ func TestGridCaptions(t *testing.T) {
 	}
 	sheet := Grid(cells, cellSize)
 	l := gridLayout{cell: cellSize, caption: captionHeight(2)}
-	if got, want := sheet.Bounds().Dy(), 2*(cellSize+l.caption)+gridGap; got != want {
+	if got, want := sheet.Bounds().Dy(), 2*(cellSize+l.caption)+GridGap; got != want {
 		t.Fatalf("sheet height = %d, want %d (two rows with a two-line caption strip each)", got, want)
 	}
 
