@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/saliency-tool/saliency/internal/imageio"
@@ -117,7 +118,7 @@ func (e *Explain) view(l linker, r output.Record) inputView {
 	tw, th := fitBox(w, h)
 	v := inputView{Name: r.Image, Link: l.link(r.Image), Skipped: r.Skipped, Orig: picture{l.original(r.Image), tw, th}}
 	if w > 0 {
-		v.Size = itoa(w) + "×" + itoa(h)
+		v.Size = strconv.Itoa(w) + "×" + strconv.Itoa(h)
 	}
 	for i, m := range r.Maps {
 		u := unitView{Map: picture{l.link(m), tw, th}}
@@ -126,7 +127,7 @@ func (e *Explain) view(l linker, r output.Record) inputView {
 		}
 		switch {
 		case i < len(r.Units):
-			u.Label, u.Unit = r.Labels[i], itoa(r.Units[i])
+			u.Label, u.Unit = r.Labels[i], strconv.Itoa(r.Units[i])
 			u.Score = output.ScoreText(r.Scores, r.Logits[i])
 		case r.Skipped:
 			u.Label, u.Unit = e.skippedUnit(m)
@@ -146,7 +147,7 @@ func (e *Explain) skippedUnit(mapPath string) (label, unit string) {
 	if n.Unit >= 0 && n.Unit < len(e.labels) {
 		label = e.labels[n.Unit]
 	}
-	return label, itoa(n.Unit)
+	return label, strconv.Itoa(n.Unit)
 }
 
 // original is the source of an input's picture: a link to the file when

@@ -1,11 +1,6 @@
 package report
 
-import (
-	"html/template"
-	"strconv"
-)
-
-func itoa(n int) string { return strconv.Itoa(n) }
+import "html/template"
 
 // common holds what both pages share: the head, with the style inside, and
 // the rows that say which model and method made the page.
