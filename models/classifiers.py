@@ -194,10 +194,11 @@ def choose_labels(classes, labels_file, imagenet):
 class Net:
     """What the signatures are built from: logits(images) and, when a CAM layer is
     reachable, features(images) -> (activations, logits), both taking raw 0..255
-    images (the preprocessing is inside); the checks the self-check makes on
-    check_images; the manifest's account of the output and the CAM layer; and
-    track, what ExportArchive must track beyond the variables the signatures use
-    (which add_endpoint tracks itself).
+    images (the preprocessing is inside); inline_logits(images), the logits traced
+    op by op, when they can be (a Keras model, not a loaded SavedModel); the
+    checks the self-check makes on check_images; the manifest's account of the
+    output and the CAM layer; and track, what ExportArchive must track beyond the
+    variables the signatures use (which add_endpoint tracks itself).
 
     A Keras model is not tracked: tracking adds nothing an image classifier needs
     (it is for lookup tables, and for .variables on the reloaded object), and
@@ -206,7 +207,7 @@ class Net:
     as its resources (tables, assets) may be used by its signature."""
 
     def __init__(self, **fields):
-        self.features = self.cam = self.cam_unavailable = None
+        self.features = self.cam = self.cam_unavailable = self.inline_logits = None
         self.__dict__.update(fields)
 
 
@@ -384,6 +385,10 @@ def keras_net(model, preprocess=None, cam_layer=None, size=None):
 
     net = Net(height=h, width=w, classes=classes, logits=logits, output=output, checks=checks,
               check_images=x, track=[])
+    # The same, traced op by op into the caller (no shared function call): what a
+    # persistent tape needs to run several backward passes from one forward pass
+    # (export.py's SHARED_UNITS signature).
+    net.inline_logits = lambda images: finish(head(pre(images), training=False))
     found = cam_tensor(head, cam_layer, model)
     if found is None:
         net.cam_unavailable = "the model has no 4-D layer output"

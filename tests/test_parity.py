@@ -118,16 +118,18 @@ def assert_parity(results, units, logits, maps):
           f"worst mean {max(d.mean() for d in diffs):.2e}")
 
 
-@pytest.mark.parametrize("k,batch", [(1, 2), (3, 8)])
+@pytest.mark.parametrize("k,batch", [(1, 2), (3, 8), (5, 1)])
 def test_top_k_matches_definition(keras_ref, images, cli, model_path, reference, tmp_path, k, batch):
-    """Top-K units, their logits and maps; k=1 with more images than --batch-size."""
+    """Top-K units, their logits and maps; k=1 with more images than --batch-size;
+    k=5 through the export's signature for five units from one forward pass."""
     results = cli.explain(model_path("xception"), images, tmp_path, "--top-k", str(k), "--batch-size", str(batch))
     units, logits, maps = definition(keras_ref("xception"), reference.pixels(images), k=k)
     assert_parity(results, units, logits, maps)
 
 
 def test_fixed_units_match_definition(keras_ref, images, cli, model_path, reference, tmp_path):
-    chosen = [0, 417, 999]
+    """Four units: the five-unit signature with the last unit repeated, two images a call."""
+    chosen = [0, 417, 999, 5]
     results = cli.explain(model_path("xception"), images[:3], tmp_path,
                           "--units", ",".join(map(str, chosen)), "--batch-size", "2")
     units, logits, maps = definition(keras_ref("xception"), reference.pixels(images[:3]), units=chosen)

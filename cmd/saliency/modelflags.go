@@ -17,7 +17,7 @@ import (
 func addModelFlags(cmd *cobra.Command, model *string, batchSize *int) {
 	f := cmd.Flags()
 	f.StringVarP(model, "model", "m", "xception", "model folder, or the name of one in the models folder")
-	f.IntVarP(batchSize, "batch-size", "b", 0, "image-unit rows per TensorFlow call (0: one per 299x299 of model input)")
+	f.IntVarP(batchSize, "batch-size", "b", 0, "image-unit rows per TensorFlow call, images for the five-unit signature (0: one per 299x299 of model input)")
 }
 
 // checkBatchSize refuses a negative --batch-size.

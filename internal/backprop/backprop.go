@@ -87,29 +87,59 @@ func (m *Model) resolve() error {
 		if !ok {
 			continue // optional roles the model lacks; validate checked the required ones
 		}
-		sig, ok := m.saved.Signatures[named.Name]
-		if !ok {
-			errs = append(errs, fmt.Errorf("SavedModel has no signature %q", named.Name))
-			continue
+		if b := m.bind(role, named, named.Name, &errs); b != nil {
+			m.bound[role.Name] = b
 		}
-		b := &boundSignature{name: named.Name, inputs: map[string]tf.Output{}}
-		for _, key := range role.Inputs {
-			out, err := m.tensor(sig.Inputs, "input", named.Name, named.Inputs[key])
-			if err != nil {
-				errs = append(errs, err)
+		for k, name := range named.SharedForward {
+			if b := m.bind(role, named, name, &errs); b != nil {
+				m.bound[sharedRole(role.Name, k)] = b
 			}
-			b.inputs[key] = out
 		}
-		for _, key := range role.Outputs {
-			out, err := m.tensor(sig.Outputs, "output", named.Name, named.Outputs[key])
-			if err != nil {
-				errs = append(errs, err)
-			}
-			b.outputs = append(b.outputs, out)
-		}
-		m.bound[role.Name] = b
 	}
 	return joinErrors(errs)
+}
+
+// bind finds the tensors of the signature name, whose keys are named's, for role.
+func (m *Model) bind(role manifest.Role, named manifest.Signature, name string, errs *[]error) *boundSignature {
+	sig, ok := m.saved.Signatures[name]
+	if !ok {
+		*errs = append(*errs, fmt.Errorf("SavedModel has no signature %q", name))
+		return nil
+	}
+	b := &boundSignature{name: name, inputs: map[string]tf.Output{}}
+	for _, key := range role.Inputs {
+		out, err := m.tensor(sig.Inputs, "input", name, named.Inputs[key])
+		if err != nil {
+			*errs = append(*errs, err)
+		}
+		b.inputs[key] = out
+	}
+	for _, key := range role.Outputs {
+		out, err := m.tensor(sig.Outputs, "output", name, named.Outputs[key])
+		if err != nil {
+			*errs = append(*errs, err)
+		}
+		b.outputs = append(b.outputs, out)
+	}
+	return b
+}
+
+// sharedRole names the bound signature of role for k units per image that
+// runs one forward pass for all of them.
+func sharedRole(role, k string) string { return role + "/" + k }
+
+// SharedUnits is the number of units per image that Gradients explains from
+// one forward pass when called with that k (the manifest's shared_forward; the
+// largest if it lists several), or 0 when the export has no such signature
+// (method.SharedForward).
+func (m *Model) SharedUnits() int {
+	most := 0
+	for k := range m.Manifest.Signatures["gradients"].SharedForward {
+		if n, err := strconv.Atoi(k); err == nil && n > max(most, 1) && m.has(sharedRole("gradients", k)) {
+			most = n
+		}
+	}
+	return most
 }
 
 // joinErrors joins errs as errors.Join does (errors.Is and As see each), on one
@@ -239,7 +269,9 @@ func (m *Model) Logits(images []float32, n int) ([]float32, error) {
 
 // Gradients evaluates the gradient signature for n images and k units per image
 // (units holds n*k class indices, row by row). It returns the n*k selected logits
-// and the n*k*H*W*C input gradients, d logit[i][j] / d images[i].
+// and the n*k*H*W*C input gradients, d logit[i][j] / d images[i]. When the
+// export has a signature for exactly k units from one forward pass
+// (SharedUnits), that one runs.
 func (m *Model) Gradients(images []float32, n int, units []int32, k int) (logits, grads []float32, err error) {
 	outs, err := m.runWithUnits("gradients", images, n, units, k)
 	if err != nil {
@@ -338,6 +370,9 @@ func (m *Model) runWithUnits(role string, images []float32, n int, units []int32
 		return nil, err
 	}
 	defer unitTensor.Release()
+	if shared := sharedRole(role, strconv.Itoa(k)); m.has(shared) {
+		role = shared
+	}
 	return m.run(role, map[string]*tf.Tensor{"images": in, "units": unitTensor})
 }
 

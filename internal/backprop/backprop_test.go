@@ -260,3 +260,42 @@ func TestJoinErrors(t *testing.T) {
 		t.Error("errors.Is does not find the joined errors")
 	}
 }
+
+// The export's signature for five units from one forward pass gives, unit by
+// unit, what the tiled signature gives for each unit alone: same logits, same
+// gradients up to float32 summation order (two graphs, different batch shapes;
+// the same bound as TestGradientsIndependentOfBatch).
+func TestSharedForwardMatchesTiled(t *testing.T) {
+	m := model(t)
+	if got := m.SharedUnits(); got != 5 {
+		t.Fatalf("SharedUnits() = %d; want 5 for a current export (manifest shared_forward %v)", got, m.Manifest.Signatures["gradients"].SharedForward)
+	}
+	images := testImages(m, 2)
+	per := len(images) / 2
+	units := []int32{7, 100, 3, 999, 7, 42, 0, 500, 42, 1} // unit 42 twice, as in a padded group
+	logits, grads, err := m.Gradients(images, 2, units, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logits) != 10 || len(grads) != 10*per {
+		t.Fatalf("%d logits, %d gradient values; want 10 and %d", len(logits), len(grads), 10*per)
+	}
+	for row, u := range units {
+		i := row / 5
+		one, alone, err := m.Gradients(images[i*per:(i+1)*per], 1, []int32{u}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := math.Abs(float64(logits[row] - one[0])); d > 1e-5*math.Abs(float64(one[0]))+1e-6 {
+			t.Errorf("row %d (unit %d): logit %g from the shared pass, %g alone", row, u, logits[row], one[0])
+		}
+		var scale, diff float64
+		for j, v := range alone {
+			scale = max(scale, math.Abs(float64(v)))
+			diff = max(diff, math.Abs(float64(v-grads[row*per+j])))
+		}
+		if scale == 0 || diff > 1e-4*scale {
+			t.Errorf("row %d (unit %d): max |shared - alone| = %g for gradients of scale %g", row, u, diff, scale)
+		}
+	}
+}

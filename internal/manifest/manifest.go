@@ -82,6 +82,11 @@ type Signature struct {
 	Outputs map[string]string `json:"outputs"`
 	// Layer names the layer whose activations a gradcam signature returns.
 	Layer string `json:"layer,omitempty"`
+	// SharedForward names, by the number of units per image ("5"), signatures
+	// with this one's keys that run the model forward once for all those units
+	// and then one backward pass per unit (on gradients, in exports of Keras
+	// models since issue 15; older exports and --savedmodel ones have none).
+	SharedForward map[string]string `json:"shared_forward,omitempty"`
 }
 
 // Role is one kind of call the Go side makes to a model: a SavedModel signature

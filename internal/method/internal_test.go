@@ -94,3 +94,41 @@ func TestParamErrorsNameTheParameter(t *testing.T) {
 		t.Errorf("Error = %q", got)
 	}
 }
+
+// unitGroups: the calls an image's K units go in, and the images per call.
+func TestUnitGroups(t *testing.T) {
+	for _, c := range []struct {
+		shared, k, rows, per int
+		want                 []unitGroup
+	}{
+		// Tiled only (no shared signature): rows bounds image-unit rows.
+		{0, 1, 1, 1, []unitGroup{{0, 1, 1}}},
+		{0, 1, 4, 4, []unitGroup{{0, 1, 1}}},
+		{0, 2, 4, 2, []unitGroup{{0, 2, 2}}},
+		{0, 5, 2, 1, []unitGroup{{0, 2, 2}, {2, 4, 2}, {4, 5, 1}}},
+		{0, 5, 1, 1, []unitGroup{{0, 1, 1}, {1, 2, 1}, {2, 3, 1}, {3, 4, 1}, {4, 5, 1}}},
+		// Shared forward pass for 5: groups of 5, rows counts images.
+		{5, 5, 1, 1, []unitGroup{{0, 5, 5}}},
+		{5, 5, 4, 4, []unitGroup{{0, 5, 5}}},
+		{5, 10, 1, 1, []unitGroup{{0, 5, 5}, {5, 10, 5}}},
+		{5, 4, 1, 1, []unitGroup{{0, 4, 5}}},                       // 6 passes padded, 8 tiled
+		{5, 3, 1, 1, []unitGroup{{0, 1, 1}, {1, 2, 1}, {2, 3, 1}}}, // 6 either way: tiled
+		{5, 7, 1, 1, []unitGroup{{0, 5, 5}, {5, 6, 1}, {6, 7, 1}}},
+		{5, 7, 4, 2, []unitGroup{{0, 5, 5}, {5, 7, 2}}},
+		{5, 9, 1, 1, []unitGroup{{0, 5, 5}, {5, 9, 5}}},
+		{5, 1, 3, 3, []unitGroup{{0, 1, 1}}}, // K = 1 never pads to 5
+		{5, 2, 1, 1, []unitGroup{{0, 1, 1}, {1, 2, 1}}},
+	} {
+		got, per := unitGroups(c.shared, c.k, c.rows)
+		if !slices.Equal(got, c.want) || per != c.per {
+			t.Errorf("shared %d, K %d, rows %d: %v, %d images per call; want %v, %d", c.shared, c.k, c.rows, got, per, c.want, c.per)
+		}
+	}
+	// A padded group repeats the last unit.
+	if got := (unitGroup{0, 4, 5}).units(nil, []int32{3, 1, 4, 1}); !slices.Equal(got, []int32{3, 1, 4, 1, 1}) {
+		t.Errorf("padded units %v", got)
+	}
+	if got := (unitGroup{5, 7, 2}).units([]int32{9}, []int32{0, 1, 2, 3, 4, 5, 6}); !slices.Equal(got, []int32{9, 5, 6}) {
+		t.Errorf("appended units %v", got)
+	}
+}

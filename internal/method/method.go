@@ -5,8 +5,9 @@
 // The pixel methods (gradients, smoothgrad, integrated, gradxinput) are loops and
 // arithmetic around the model's one exported gradient signature: they build the
 // inputs the method's definition needs (noisy copies, points on a path), send them
-// to TensorFlow in calls of up to Batch.Rows image-unit rows, and combine the
-// gradients that come back. gradcam reads the model's gradcam signature. A method
+// to TensorFlow in calls of up to Batch.Rows image-unit rows (or Batch.Rows
+// images, when the model explains five units of an image from one forward pass:
+// sweep.go), and combine the gradients that come back. gradcam reads the model's gradcam signature. A method
 // sees the model through the Model interface, in Go types only.
 package method
 
@@ -31,6 +32,14 @@ type Model interface {
 	GradCAM(images []float32, n int, units []int32, k int) (CAM, error)
 }
 
+// SharedForward is a Model whose Gradients, called with k = SharedUnits(),
+// explains those k units of each image from one forward pass (1 + k passes
+// instead of 2k); *backprop.Model is one for exports that have the signature.
+// sweep then sends an image's units in groups of that many.
+type SharedForward interface {
+	SharedUnits() int
+}
+
 // CAM is what a model's gradcam signature returns for n images and k units
 // each: the selected logits, the activations A of the layer the manifest names
 // (one H x W x C block per image) and d logit / d A (one block per image and
@@ -52,6 +61,7 @@ type Batch struct {
 	K      int
 	// Rows bounds the image-unit rows sent to TensorFlow in one call (memory
 	// grows with it); methods that need many gradients per map fill every call.
+	// A call of the five-unit signature counts its images (unitGroups).
 	Rows int
 }
 

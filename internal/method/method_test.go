@@ -142,6 +142,40 @@ func TestMethodsAgreeOnLogitsAndDoNotDependOnRows(t *testing.T) {
 	}
 }
 
+// K units of an image explained together (the model's signature for five
+// units from one forward pass, padded for four, tiled for the rest) give each
+// unit's map as explaining it alone does, for every method built on gradients.
+func TestUnitsTogetherEqualUnitsAlone(t *testing.T) {
+	m := model(t, "fashion")
+	if m.SharedUnits() != 5 {
+		t.Fatalf("fashion export without the five-unit signature (SharedUnits %d)", m.SharedUnits())
+	}
+	p := DefaultParams()
+	p.Samples, p.Steps = 3, 4
+	for _, units := range [][]int32{{0, 7, 3, 9, 5}, {2, 8, 1, 6}, {4, 0, 9, 1, 2, 7, 3}} {
+		for _, name := range Names() {
+			if !PixelWise(name) {
+				continue
+			}
+			b := batch(m, 2, units...)
+			b.Rows = 1
+			together := explain(t, name, p, m, b)
+			for j, u := range units {
+				alone := explain(t, name, p, m, batch(m, 2, u))
+				for i := range 2 {
+					row := i*len(units) + j
+					if d := math.Abs(float64(together.Logits[row] - alone.Logits[i])); d > 1e-4*math.Abs(float64(alone.Logits[i]))+1e-6 {
+						t.Errorf("%s K=%d unit %d image %d: logit %g together, %g alone", name, len(units), u, i, together.Logits[row], alone.Logits[i])
+					}
+					if d := maxAbsDiff(normalized(together.Maps[row]), normalized(alone.Maps[i])); d > 1e-5 {
+						t.Errorf("%s K=%d unit %d image %d: maps differ by %.2e", name, len(units), u, i, d)
+					}
+				}
+			}
+		}
+	}
+}
+
 // SmoothGrad with no noise is the gradient; gradient x input is the gradient
 // scaled by the input (checked on the positive filter's maps of a constant image).
 func TestSmoothGradWithoutNoiseIsGradients(t *testing.T) {

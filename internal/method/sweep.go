@@ -1,63 +1,91 @@
 package method
 
 // sweep evaluates the gradients of K units on count images that it builds one at
-// a time with fill(v, dst) (v = 0..count-1), sending as many rows as fit in rows
-// per TensorFlow call, and hands each image-unit row to use(v, j, logit, grad).
-// unitsOf(v) gives image v's K units. Memory holds one call's images and
-// gradients, whatever count is; when K is larger than rows, an image's units
-// are split over several calls, so rows bounds the memory whatever K is.
+// a time with fill(v, dst) (v = 0..count-1), in the calls unitGroups plans, and
+// hands each image-unit row to use(v, j, logit, grad). unitsOf(v) gives image
+// v's K units. Memory holds one call's images and gradients, whatever count and
+// K are.
 func sweep(m Model, count, k, rows int, unitsOf func(v int) []int32,
 	fill func(v int, dst []float32), use func(v, j int, logit float32, grad []float32)) error {
 	h, w, c := m.InputSize()
 	pixels := h * w * c
-	rows = max(rows, 1)
-	if k > rows {
-		return sweepUnits(m, count, k, rows, pixels, unitsOf, fill, use)
-	}
-	per := rows / k
+	groups, per := unitGroups(sharedUnits(m), k, rows)
 	images := make([]float32, min(per, count)*pixels)
-	units := make([]int32, 0, min(per, count)*k)
+	units := make([]int32, 0, min(per, count)*max(k, sharedUnits(m)))
 	for lo := 0; lo < count; lo += per {
 		hi := min(lo+per, count)
-		units = units[:0]
 		for v := lo; v < hi; v++ {
 			fill(v, images[(v-lo)*pixels:(v-lo+1)*pixels])
-			units = append(units, unitsOf(v)...)
 		}
-		logits, grads, err := m.Gradients(images[:(hi-lo)*pixels], hi-lo, units, k)
-		if err != nil {
-			return err
-		}
-		for v := lo; v < hi; v++ {
-			for j := range k {
-				row := (v-lo)*k + j
-				use(v, j, logits[row], grads[row*pixels:(row+1)*pixels])
+		for _, g := range groups {
+			units = units[:0]
+			for v := lo; v < hi; v++ {
+				units = g.units(units, unitsOf(v))
+			}
+			logits, grads, err := m.Gradients(images[:(hi-lo)*pixels], hi-lo, units, g.width)
+			if err != nil {
+				return err
+			}
+			for v := lo; v < hi; v++ {
+				for j := g.a; j < g.b; j++ {
+					row := (v-lo)*g.width + j - g.a
+					use(v, j, logits[row], grads[row*pixels:(row+1)*pixels])
+				}
 			}
 		}
 	}
 	return nil
 }
 
-// sweepUnits is sweep for K > rows: one image per call, its units in groups of
-// at most rows.
-func sweepUnits(m Model, count, k, rows, pixels int, unitsOf func(v int) []int32,
-	fill func(v int, dst []float32), use func(v, j int, logit float32, grad []float32)) error {
-	image := make([]float32, pixels)
-	for v := range count {
-		fill(v, image)
-		units := unitsOf(v)
-		for lo := 0; lo < k; lo += rows {
-			hi := min(lo+rows, k)
-			logits, grads, err := m.Gradients(image, 1, units[lo:hi], hi-lo)
-			if err != nil {
-				return err
-			}
-			for j := lo; j < hi; j++ {
-				use(v, j, logits[j-lo], grads[(j-lo)*pixels:(j-lo+1)*pixels])
-			}
+// unitGroup is one call's share of each image's units: units a..b-1, sent as
+// width units per image (width > b-a pads with the last unit; its rows are
+// computed and dropped).
+type unitGroup struct{ a, b, width int }
+
+// units appends the group's units of one image to dst.
+func (g unitGroup) units(dst, all []int32) []int32 {
+	dst = append(dst, all[g.a:g.b]...)
+	for range g.width - (g.b - g.a) {
+		dst = append(dst, all[g.b-1])
+	}
+	return dst
+}
+
+// unitGroups plans how the calls carry K units per image under the rows bound:
+// the groups every image's units are sent in, and how many images go in each
+// call. A call of the tiled signature costs a forward and a backward pass per
+// image-unit row, and rows bounds those rows: all K units of rows/K images, or
+// one image and rows of its units. A model that explains s units from one
+// forward pass (SharedForward) gets its units in groups of s, 1 + s passes for
+// s units, rows images per call (its memory is one image's activations and one
+// backward pass at a time, about what one tiled row costs); a last group of r
+// units is padded to s when that is no more passes than the 2r of the tiled
+// signature (r >= 4 for s = 5: at r = 3 both cost 6 and the tiled call holds
+// less), and is otherwise sent tiled. s = 0: the model has no such signature.
+func unitGroups(s, k, rows int) (groups []unitGroup, per int) {
+	rows, k = max(rows, 1), max(k, 1)
+	a, per := 0, rows
+	if s > 1 && k > 1 {
+		for ; k-a >= s || (k-a > 0 && 1+s < 2*(k-a)); a += s {
+			groups = append(groups, unitGroup{a, min(a+s, k), s})
 		}
 	}
-	return nil
+	if rest := k - a; rest > 0 {
+		step := min(rest, rows)
+		for ; a < k; a += step {
+			groups = append(groups, unitGroup{a, min(a+step, k), min(step, k-a)})
+		}
+		per = min(per, max(rows/step, 1))
+	}
+	return groups, per
+}
+
+// sharedUnits is m's SharedUnits, or 0 for a model without that signature.
+func sharedUnits(m Model) int {
+	if s, ok := m.(SharedForward); ok {
+		return s.SharedUnits()
+	}
+	return 0
 }
 
 // image returns image i of b.
