@@ -147,17 +147,22 @@ def gradcam_fn(net):
 # pass per unit from the same activations, unrolled (the count is static), so K
 # units cost 1 + K passes instead of the 2K of `gradients`, which repeats the
 # image K times. The Go side sends an image's units in groups of this size,
-# padding a last group of 3 or 4 (6 passes against 6 or 8) and sending a last
-# group of 1 or 2 to `gradients`. Measured (issue 15, Xception 299x299, 2 cores,
-# Go session, one image, 5 units): 1.3-1.4 s against 1.8-1.9 s, peak RSS
-# 0.88 GB against 1.1 GB for the tiled call of 5 rows.
+# padding a last group of 4 (6 passes against 8) and sending a last group of 1
+# to 3 to `gradients`. Measured (issue 15, Xception 299x299, 2 cores, Go
+# session, one image, 5 units): 1.2-1.4 s against 1.8-1.9 s for the tiled call.
 #
-# One size only: every signature adds its graph to the session whether it is
-# used or not (about 60 MB of RSS at load for this one on Xception; the four
-# sizes 2..5 with their gradcam twins made saved_model.pb 9.6 MB and the load
-# 4 s and 360 MB heavier). A tf.while_loop over the units instead keeps every
-# activation alive for the whole loop and ran slower than repeating the image.
+# It lives in a second SavedModel, SHARED_DIR inside the export, with only the
+# roles a run of several units per image calls (logits, gradients) beside it:
+# every signature in a SavedModel costs memory whether it is called or not
+# (this one, in the main SavedModel, made K = 1 runs 120-160 MB heavier and
+# 0.7 s slower to start), so Go loads this one only for runs that use it. One
+# size only, for the same reason (sizes 2-5 for gradients and gradcam in one
+# SavedModel made the load 4 s and 360 MB heavier). A tf.while_loop over the
+# units keeps every activation alive for the whole loop and ran slower than
+# repeating the image.
 SHARED_UNITS = 5
+SHARED_DIR = "shared"
+SHARED_ROLES = ("logits", "gradients")
 
 
 def unrolled(tape, logits, source, units, k, what):
@@ -190,8 +195,6 @@ def shared_gradients_fn(net, k):
     return gradients
 
 
-SHARED = {"gradients": shared_gradients_fn}
-
 Role = collections.namedtuple("Role", "role signature inputs outputs build")
 ROLES = (  # the manifest's signature roles; build(net) -> the function, or None
     Role("logits", "serving_default", ("images",), ("logits",), serve_fn),
@@ -219,43 +222,75 @@ def endpoint(body, inputs):
 
 
 def write_savedmodel(net, folder):
-    """Writes net's signatures into folder with keras.export.ExportArchive; returns
-    the roles written."""
+    """Writes net's signatures into folder with keras.export.ExportArchive and, when
+    net's forward pass can be traced op by op, a second SavedModel in
+    folder/SHARED_DIR with the SHARED_ROLES and the signature for SHARED_UNITS
+    units from one forward pass. Returns the roles written and that signature's
+    name (None without it)."""
     import keras
     import tensorflow as tf
 
     specs = {"images": tf.TensorSpec([None, net.height, net.width, 3], tf.float32, name="images"),
              "units": tf.TensorSpec([None, None], tf.int32, name="units")}
-    archive = keras.export.ExportArchive()
-    for thing in net.track:
-        archive.track(thing)
 
-    def add(name, fn, inputs, specs):
+    def trace(name, fn, inputs, specs):
         signature = [specs[k] for k in inputs]
-        body = tf.function(fn, autograph=False).get_concrete_function(*signature)
-        archive.add_endpoint(name, endpoint(body, inputs), input_signature=signature)
+        return name, tf.function(fn, autograph=False).get_concrete_function(*signature), inputs, signature
 
-    roles, shared = [], {}
+    def write_archive(endpoints, to):
+        archive = keras.export.ExportArchive()
+        for thing in net.track:
+            archive.track(thing)
+        for name, body, inputs, signature in endpoints:
+            archive.add_endpoint(name, endpoint(body, inputs), input_signature=signature)
+        archive.write_out(to, verbose=False)
+
+    roles, traced = [], {}
     for role in ROLES:
         fn = role.build(net)
         if fn is None:
             continue
-        add(role.signature, fn, role.inputs, specs)
+        traced[role.role] = trace(role.signature, fn, role.inputs, specs)
         roles.append(role)
-        many = SHARED[role.role](net, SHARED_UNITS) if role.role in SHARED else None
-        if many is not None:
-            shared[role.role] = f"{role.signature}_k{SHARED_UNITS}"
-            add(shared[role.role], many, role.inputs,
-                dict(specs, units=tf.TensorSpec([None, SHARED_UNITS], tf.int32, name="units")))
-    archive.write_out(folder, verbose=False)
-    return roles, shared
+    write_archive(traced.values(), folder)
+    many = shared_gradients_fn(net, SHARED_UNITS)
+    if many is None:
+        return roles, None
+    name = f"gradients_k{SHARED_UNITS}"
+    units = tf.TensorSpec([None, SHARED_UNITS], tf.int32, name="units")
+    shared = os.path.join(folder, SHARED_DIR)
+    write_archive([traced[r] for r in SHARED_ROLES] +
+                  [trace(name, many, ("images", "units"), dict(specs, units=units))], shared)
+    link_same_weights(os.path.join(folder, "variables"), os.path.join(shared, "variables"))
+    return roles, name
+
+
+def link_same_weights(src, dst):
+    """Makes dst's checkpoint (a variables/ folder) hard links to src's when both
+    hold the same keys with the same values, so the weights are on disk once.
+    Only their object graphs differ (the two SavedModels have different
+    signatures); TensorFlow's C++ loader restores variables by key and
+    tf.saved_model.load through the SavedModel's own object graph, and the
+    self-check runs on the linked copy."""
+    import numpy as np
+    import tensorflow as tf
+
+    a, b = (tf.train.load_checkpoint(os.path.join(d, "variables")) for d in (src, dst))
+    keys = set(a.get_variable_to_shape_map()) - {"_CHECKPOINTABLE_OBJECT_GRAPH"}
+    if keys != set(b.get_variable_to_shape_map()) - {"_CHECKPOINTABLE_OBJECT_GRAPH"} or \
+            not all(np.array_equal(a.get_tensor(k), b.get_tensor(k)) for k in keys):
+        return
+    for name in os.listdir(dst):
+        os.remove(os.path.join(dst, name))
+        os.link(os.path.join(src, name), os.path.join(dst, name))
 
 
 # ---------------------------------------------------------------- self-check
 
 def signature_section(loaded, roles, shared, cam):
-    """The manifest's signatures, from the keys the written SavedModel really has;
-    shared maps a role to its signature for SHARED_UNITS units from one forward pass."""
+    """The manifest's signatures, from the keys the written SavedModels really have;
+    shared is the loaded SHARED_DIR SavedModel with the signature named many for
+    SHARED_UNITS units from one forward pass, or None."""
     section = {}
     for role in roles:
         sig = loaded.signatures[role.signature]
@@ -267,13 +302,15 @@ def signature_section(loaded, roles, shared, cam):
                  "outputs": {k: k for k in role.outputs if k in outputs}}
         if role.role == "gradcam":
             entry["layer"] = cam["layer"]
-        if role.role in shared:
-            name = shared[role.role]
-            keys = set(loaded.signatures[name].structured_outputs)
-            if keys != set(role.outputs):
-                raise RuntimeError(f"signature {name} has outputs {sorted(keys)}, not {role.outputs}")
-            # units per image -> the signature that explains them from one forward pass
-            entry["shared_forward"] = {str(SHARED_UNITS): name}
+        if shared is not None and role.role == "gradients":
+            loaded_shared, many = shared
+            outputs = {r.signature: r.outputs for r in roles if r.role in SHARED_ROLES}
+            outputs[many] = role.outputs
+            for name, want in outputs.items():
+                keys = set(loaded_shared.signatures[name].structured_outputs)
+                if keys != set(want):
+                    raise RuntimeError(f"{SHARED_DIR}/ signature {name} has outputs {sorted(keys)}, not {want}")
+            entry["shared_forward"] = {"units": SHARED_UNITS, "signature": many, "dir": SHARED_DIR}
         section[role.role] = entry
     return section
 
@@ -315,15 +352,18 @@ def self_check(loaded, net, roles, shared):
     close("gradients' logits vs serving_default's", g["logits"], picked, CHECK_RTOL)
     if tuple(g["gradients"].shape) != (n, 2, h, w, 3) or not np.isfinite(g["gradients"]).all():
         raise Refusal(f"self-check failed: gradients shape {g['gradients'].shape} or not finite")
-    if "gradients" in shared:
+    if shared is not None:
         # the two units of each image, in SHARED_UNITS columns: u0 u0 u0 u1 u1 for 5
+        loaded_shared, name = shared
         cols = np.arange(SHARED_UNITS) * 2 // SHARED_UNITS
-        many = loaded.signatures[shared["gradients"]](images=x[:n], units=units[:, cols])
+        many = loaded_shared.signatures[name](images=x[:n], units=units[:, cols])
         first = [list(cols).index(j) for j in range(2)]
-        close(f"{shared['gradients']}'s logits vs serving_default's", many["logits"].numpy()[:, first],
+        close(f"{SHARED_DIR}/{name}'s logits vs serving_default's", many["logits"].numpy()[:, first],
               picked, CHECK_RTOL)
-        close(f"{shared['gradients']}'s gradients vs gradients'", many["gradients"].numpy()[:, first],
+        close(f"{SHARED_DIR}/{name}'s gradients vs gradients'", many["gradients"].numpy()[:, first],
               g["gradients"], CHECK_GRAD_RTOL)
+        close(f"{SHARED_DIR}/ serving_default vs serving_default",
+              loaded_shared.signatures[ROLES[0].signature](images=x)["logits"], logits, CHECK_RTOL)
     t = sig["top1"](images=x[:n])
     tu, rows = t["units"].numpy()[:, 0], np.arange(n)
     slack = CHECK_RTOL * np.abs(logits).max()
@@ -392,11 +432,12 @@ def write(net, out, meta, source, mode, preprocess_doc, labels, label_ids, write
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        roles, shared = write_savedmodel(net, tmp)
+        roles, many = write_savedmodel(net, tmp)
         loaded = tf.saved_model.load(tmp)
+        shared = None if many is None else (tf.saved_model.load(os.path.join(tmp, SHARED_DIR)), many)
         signatures = signature_section(loaded, roles, shared, net.cam)
         cam_shape = self_check(loaded, net, roles, shared)
-        del loaded
+        del loaded, shared
         manifest = {
             "version": MANIFEST_VERSION,
             "name": meta["name"],

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/engine"
 	"github.com/saliency-tool/saliency/internal/evaluate"
 	"github.com/saliency-tool/saliency/internal/jsonnum"
@@ -111,14 +112,14 @@ func evalRun(opts *EvalOptions) error {
 			return err
 		}
 	}
-	model, err := found.load()
+	model, err := found.load(backprop.Options{}) // K = 1: never the shared-forward SavedModel
 	if err != nil {
 		return err
 	}
 	defer model.Close()
 	var random engine.Model // stays nil, not a nil *backprop.Model, without one
 	if randomFound != nil {
-		m, err := randomFound.load()
+		m, err := randomFound.load(backprop.Options{})
 		if err != nil {
 			return err
 		}

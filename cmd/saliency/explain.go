@@ -215,7 +215,7 @@ func explainRun(opts *ExplainOptions) error {
 			page.Add(output.Record{Image: e.Dir, Err: e})
 		}
 	}
-	model, err := found.load()
+	model, err := found.load(found.options(meth.Name(), max(len(opts.Units), opts.TopK)))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/manifest"
+	"github.com/saliency-tool/saliency/internal/method"
 	"github.com/saliency-tool/saliency/internal/report"
 )
 
@@ -82,12 +83,21 @@ func findModel(name string, path []string) (*foundModel, error) {
 }
 
 // load starts the model's TensorFlow session from the manifest already read.
-func (f *foundModel) load() (*backprop.Model, error) {
-	m, err := backprop.Open(f.manifest, backprop.Options{})
+func (f *foundModel) load(opts backprop.Options) (*backprop.Model, error) {
+	m, err := backprop.Open(f.manifest, opts)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("model %s: %w", f.name, err)}
 	}
 	return m, nil
+}
+
+// options are the session options for a run of the named method with k units
+// per image: the SavedModel with the signature for several units from one
+// forward pass when the run sends its units in groups (it holds only what such
+// a run calls; the main one, without it, is lighter for every other run).
+func (f *foundModel) options(methodName string, k int) backprop.Options {
+	sf := f.manifest.Signatures["gradients"].SharedForward
+	return backprop.Options{SharedForward: sf != nil && method.SharesForward(methodName, k, sf.Units)}
 }
 
 // reportModel says which model a report is about.

@@ -11,6 +11,8 @@ package backprop
 import (
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -31,6 +33,9 @@ type Model struct {
 	// bound holds, for each role the model exports (manifest.Roles), the graph
 	// tensors behind the signature's input and output keys.
 	bound map[string]*boundSignature
+	// shared is the gradients' shared_forward signature when its SavedModel is
+	// the one loaded (Options.SharedForward), else nil.
+	shared *manifest.SharedForward
 }
 
 // boundSignature is one role's signature resolved to graph tensors: inputs by
@@ -45,6 +50,12 @@ type boundSignature struct {
 type Options struct {
 	IntraOpThreads int
 	InterOpThreads int
+	// SharedForward loads, when the manifest has one, the SavedModel with the
+	// signature that explains several units of an image from one forward pass
+	// (manifest.SharedForward) instead of the main one: it has only the logits
+	// and gradients roles besides, for runs that send an image's units in
+	// groups (method.SharesForward says which).
+	SharedForward bool
 }
 
 // Load reads the manifest of the model exported to dir by models/export.py and
@@ -60,7 +71,12 @@ func Load(dir string, opts Options) (*Model, error) {
 // Open loads the SavedModel of a manifest already read (manifest.Read) and
 // binds the signatures it names.
 func Open(man *manifest.Manifest, opts Options) (*Model, error) {
-	dir := man.Dir
+	dir, shared := man.Dir, man.Signatures["gradients"].SharedForward
+	if opts.SharedForward && shared != nil {
+		dir = filepath.Join(man.Dir, shared.Dir)
+	} else {
+		shared = nil
+	}
 	sessionOpts, err := opts.session()
 	if err != nil {
 		return nil, err
@@ -69,7 +85,7 @@ func Open(man *manifest.Manifest, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load SavedModel %s: %w", dir, err)
 	}
-	m := &Model{Manifest: man, saved: saved}
+	m := &Model{Manifest: man, saved: saved, shared: shared}
 	if err := m.resolve(); err != nil {
 		saved.Session.Close()
 		return nil, fmt.Errorf("%s: %w", dir, err)
@@ -84,15 +100,15 @@ func (m *Model) resolve() error {
 	m.bound = map[string]*boundSignature{}
 	for _, role := range manifest.Roles {
 		named, ok := m.Manifest.Signatures[role.Name]
-		if !ok {
-			continue // optional roles the model lacks; validate checked the required ones
+		if !ok || (m.shared != nil && !slices.Contains(manifest.SharedRoles, role.Name)) {
+			continue // optional roles the model lacks (validate checked the required ones), or not in the shared SavedModel
 		}
 		if b := m.bind(role, named, named.Name, &errs); b != nil {
 			m.bound[role.Name] = b
 		}
-		for k, name := range named.SharedForward {
-			if b := m.bind(role, named, name, &errs); b != nil {
-				m.bound[sharedRole(role.Name, k)] = b
+		if role.Name == "gradients" && m.shared != nil {
+			if b := m.bind(role, named, m.shared.Signature, &errs); b != nil {
+				m.bound[sharedGradients] = b
 			}
 		}
 	}
@@ -124,22 +140,17 @@ func (m *Model) bind(role manifest.Role, named manifest.Signature, name string, 
 	return b
 }
 
-// sharedRole names the bound signature of role for k units per image that
-// runs one forward pass for all of them.
-func sharedRole(role, k string) string { return role + "/" + k }
+// sharedGradients is the bound name of the gradients' shared_forward signature.
+const sharedGradients = "gradients/shared"
 
 // SharedUnits is the number of units per image that Gradients explains from
-// one forward pass when called with that k (the manifest's shared_forward; the
-// largest if it lists several), or 0 when the export has no such signature
-// (method.SharedForward).
+// one forward pass when called with that k, or 0 when the loaded SavedModel
+// has no such signature (method.SharedForward).
 func (m *Model) SharedUnits() int {
-	most := 0
-	for k := range m.Manifest.Signatures["gradients"].SharedForward {
-		if n, err := strconv.Atoi(k); err == nil && n > max(most, 1) && m.has(sharedRole("gradients", k)) {
-			most = n
-		}
+	if m.shared == nil || !m.has(sharedGradients) {
+		return 0
 	}
-	return most
+	return m.shared.Units
 }
 
 // joinErrors joins errs as errors.Join does (errors.Is and As see each), on one
@@ -370,8 +381,8 @@ func (m *Model) runWithUnits(role string, images []float32, n int, units []int32
 		return nil, err
 	}
 	defer unitTensor.Release()
-	if shared := sharedRole(role, strconv.Itoa(k)); m.has(shared) {
-		role = shared
+	if role == "gradients" && k == m.SharedUnits() {
+		role = sharedGradients
 	}
 	return m.run(role, map[string]*tf.Tensor{"images": in, "units": unitTensor})
 }

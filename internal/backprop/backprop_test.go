@@ -261,24 +261,43 @@ func TestJoinErrors(t *testing.T) {
 	}
 }
 
-// The export's signature for five units from one forward pass gives, unit by
-// unit, what the tiled signature gives for each unit alone: same logits, same
-// gradients up to float32 summation order (two graphs, different batch shapes;
-// the same bound as TestGradientsIndependentOfBatch).
+// The export's signature for five units from one forward pass, in its own
+// SavedModel, gives unit by unit what the main SavedModel's tiled signature
+// gives for each unit alone: same logits, same gradients up to float32
+// summation order (two graphs, different batch shapes; the bound of
+// TestGradientsIndependentOfBatch). The shared SavedModel has only the logits
+// and gradients roles besides; the main one does not offer the signature.
 func TestSharedForwardMatchesTiled(t *testing.T) {
 	m := model(t)
-	if got := m.SharedUnits(); got != 5 {
-		t.Fatalf("SharedUnits() = %d; want 5 for a current export (manifest shared_forward %v)", got, m.Manifest.Signatures["gradients"].SharedForward)
+	sf := m.Manifest.Signatures["gradients"].SharedForward
+	if sf == nil || sf.Units != 5 {
+		t.Fatalf("manifest shared_forward %+v; want 5 units for a current export", sf)
+	}
+	if m.SharedUnits() != 0 {
+		t.Fatalf("main SavedModel: SharedUnits() = %d; want 0", m.SharedUnits())
+	}
+	shared, err := Open(m.Manifest, Options{SharedForward: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	if shared.SharedUnits() != 5 || shared.HasTop1() || shared.HasGradCAM() {
+		t.Fatalf("shared SavedModel: SharedUnits %d, top1 %v, gradcam %v; want 5, false, false",
+			shared.SharedUnits(), shared.HasTop1(), shared.HasGradCAM())
 	}
 	images := testImages(m, 2)
 	per := len(images) / 2
 	units := []int32{7, 100, 3, 999, 7, 42, 0, 500, 42, 1} // unit 42 twice, as in a padded group
-	logits, grads, err := m.Gradients(images, 2, units, 5)
+	logits, grads, err := shared.Gradients(images, 2, units, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(logits) != 10 || len(grads) != 10*per {
 		t.Fatalf("%d logits, %d gradient values; want 10 and %d", len(logits), len(grads), 10*per)
+	}
+	forward, err := shared.Logits(images, 2)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for row, u := range units {
 		i := row / 5
@@ -286,8 +305,10 @@ func TestSharedForwardMatchesTiled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := math.Abs(float64(logits[row] - one[0])); d > 1e-5*math.Abs(float64(one[0]))+1e-6 {
-			t.Errorf("row %d (unit %d): logit %g from the shared pass, %g alone", row, u, logits[row], one[0])
+		for _, got := range []float32{logits[row], forward[i*m.NumClasses()+int(u)]} {
+			if d := math.Abs(float64(got - one[0])); d > 1e-5*math.Abs(float64(one[0]))+1e-6 {
+				t.Errorf("row %d (unit %d): logit %g from the shared SavedModel, %g from the main one", row, u, got, one[0])
+			}
 		}
 		var scale, diff float64
 		for j, v := range alone {

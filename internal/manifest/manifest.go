@@ -82,12 +82,28 @@ type Signature struct {
 	Outputs map[string]string `json:"outputs"`
 	// Layer names the layer whose activations a gradcam signature returns.
 	Layer string `json:"layer,omitempty"`
-	// SharedForward names, by the number of units per image ("5"), signatures
-	// with this one's keys that run the model forward once for all those units
-	// and then one backward pass per unit (on gradients, in exports of Keras
-	// models since issue 15; older exports and --savedmodel ones have none).
-	SharedForward map[string]string `json:"shared_forward,omitempty"`
+	// SharedForward, on gradients, names the signature that explains a fixed
+	// number of units per image from one forward pass, and the SavedModel that
+	// has it (exports of Keras models since issue 15; nil for older exports and
+	// --savedmodel ones).
+	SharedForward *SharedForward `json:"shared_forward,omitempty"`
 }
+
+// SharedForward is a signature with the gradients role's keys that takes
+// units [N, Units] and runs the model forward once for all of them, then one
+// backward pass per unit. It is in a SavedModel of its own, Dir (relative to
+// the model's folder), which has the logits and gradients signatures too:
+// every signature costs memory in the session whether called or not, so runs
+// that do not use it load the main SavedModel without it.
+type SharedForward struct {
+	Units     int    `json:"units"`
+	Signature string `json:"signature"`
+	Dir       string `json:"dir"`
+}
+
+// SharedRoles are the roles a SharedForward SavedModel has besides its own
+// signature: what a run that sends several units per image calls.
+var SharedRoles = []string{"logits", "gradients"}
 
 // Role is one kind of call the Go side makes to a model: a SavedModel signature
 // that takes the Inputs keys and returns the Outputs keys, named by the manifest.
@@ -173,6 +189,23 @@ func (m *Manifest) validate() error {
 		if err := sig.check(role); err != nil {
 			return err
 		}
+		if err := sig.SharedForward.check(); err != nil {
+			return fmt.Errorf("signature %q: shared_forward: %w", role.Name, err)
+		}
+	}
+	return nil
+}
+
+func (sf *SharedForward) check() error {
+	switch {
+	case sf == nil:
+		return nil
+	case sf.Units < 2:
+		return fmt.Errorf("%d units; want 2 or more", sf.Units)
+	case sf.Signature == "":
+		return errors.New("no signature name")
+	case sf.Dir == "" || filepath.IsAbs(sf.Dir) || !filepath.IsLocal(sf.Dir):
+		return fmt.Errorf("dir %q is not a folder inside the model's", sf.Dir)
 	}
 	return nil
 }

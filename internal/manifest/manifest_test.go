@@ -32,6 +32,18 @@ func TestParseValid(t *testing.T) {
 	}
 }
 
+func TestParseSharedForward(t *testing.T) {
+	data := strings.Replace(valid, `"gradients": "gradients"}`,
+		`"gradients": "gradients"}, "shared_forward": {"units": 5, "signature": "gradients_k5", "dir": "shared"}`, 1)
+	m, err := Parse([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sf := m.Signatures["gradients"].SharedForward; sf == nil || *sf != (SharedForward{Units: 5, Signature: "gradients_k5", Dir: "shared"}) {
+		t.Fatalf("shared_forward parsed as %+v", sf)
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	cases := []struct{ name, from, to, wantErr string }{
 		{"not JSON", valid, "{", "invalid JSON"},
@@ -46,6 +58,14 @@ func TestParseRejects(t *testing.T) {
 		{"missing output", `"gradients": "gradients"}`, `"grads": "gradients"}`, `does not name its "gradients" output`},
 		{"missing input", `"units": "units"`, `"unit": "units"`, `does not name its "units" input`},
 		{"unknown output kind", `"labels": ["a", "b"]`, `"labels": ["a", "b"], "output": {"kind": "probabilities"}`, `output kind "probabilities"`},
+		{"shared_forward of 1 unit", `"gradients": "gradients"}`,
+			`"gradients": "gradients"}, "shared_forward": {"units": 1, "signature": "g1", "dir": "shared"}`, `signature "gradients": shared_forward: 1 units`},
+		{"shared_forward without a name", `"gradients": "gradients"}`,
+			`"gradients": "gradients"}, "shared_forward": {"units": 5, "dir": "shared"}`, "no signature name"},
+		{"shared_forward outside the folder", `"gradients": "gradients"}`,
+			`"gradients": "gradients"}, "shared_forward": {"units": 5, "signature": "g5", "dir": "../other"}`, `dir "../other" is not a folder inside`},
+		{"shared_forward at an absolute path", `"gradients": "gradients"}`,
+			`"gradients": "gradients"}, "shared_forward": {"units": 5, "signature": "g5", "dir": "/tmp/x"}`, `dir "/tmp/x" is not a folder inside`},
 		{"optional role incomplete", `"signatures": {`,
 			`"signatures": {"gradcam": {"name": "gradcam", "inputs": {"images": "images", "units": "units"}, "outputs": {"logits": "logits"}},`,
 			`signature "gradcam" does not name its "activations" output`},

@@ -132,3 +132,19 @@ func TestUnitGroups(t *testing.T) {
 		t.Errorf("appended units %v", got)
 	}
 }
+
+// SharesForward: the runs that need the shared-forward SavedModel.
+func TestSharesForward(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		k, units int
+		want     bool
+	}{
+		{"gradients", 5, 5, true}, {"smoothgrad", 4, 5, true}, {"integrated", 12, 5, true},
+		{"gradients", 3, 5, false}, {"gradients", 1, 5, false}, {"gradcam", 5, 5, false}, {"gradients", 5, 0, false},
+	} {
+		if got := SharesForward(c.name, c.k, c.units); got != c.want {
+			t.Errorf("SharesForward(%s, K %d, %d units) = %v", c.name, c.k, c.units, got)
+		}
+	}
+}

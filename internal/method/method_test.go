@@ -142,13 +142,19 @@ func TestMethodsAgreeOnLogitsAndDoNotDependOnRows(t *testing.T) {
 	}
 }
 
-// K units of an image explained together (the model's signature for five
-// units from one forward pass, padded for four, tiled for the rest) give each
-// unit's map as explaining it alone does, for every method built on gradients.
+// K units of an image explained together with the shared-forward SavedModel
+// (its signature for five units from one forward pass, padded for four, tiled
+// for the rest) give each unit's map as explaining it alone with the main
+// SavedModel does, for every method built on gradients.
 func TestUnitsTogetherEqualUnitsAlone(t *testing.T) {
 	m := model(t, "fashion")
-	if m.SharedUnits() != 5 {
-		t.Fatalf("fashion export without the five-unit signature (SharedUnits %d)", m.SharedUnits())
+	shared, err := backprop.Open(m.Manifest, backprop.Options{SharedForward: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	if shared.SharedUnits() != 5 {
+		t.Fatalf("fashion export without the five-unit signature (SharedUnits %d)", shared.SharedUnits())
 	}
 	p := DefaultParams()
 	p.Samples, p.Steps = 3, 4
@@ -159,7 +165,10 @@ func TestUnitsTogetherEqualUnitsAlone(t *testing.T) {
 			}
 			b := batch(m, 2, units...)
 			b.Rows = 1
-			together := explain(t, name, p, m, b)
+			if !SharesForward(name, len(units), 5) {
+				t.Fatalf("%s with %d units does not use the five-unit signature", name, len(units))
+			}
+			together := explain(t, name, p, shared, b)
 			for j, u := range units {
 				alone := explain(t, name, p, m, batch(m, 2, u))
 				for i := range 2 {

@@ -1,5 +1,7 @@
 package method
 
+import "slices"
+
 // sweep evaluates the gradients of K units on count images that it builds one at
 // a time with fill(v, dst) (v = 0..count-1), in the calls unitGroups plans, and
 // hands each image-unit row to use(v, j, logit, grad). unitsOf(v) gives image
@@ -78,6 +80,14 @@ func unitGroups(s, k, rows int) (groups []unitGroup, per int) {
 		per = min(per, max(rows/step, 1))
 	}
 	return groups, per
+}
+
+// SharesForward reports whether the named method, explaining k units per
+// image, sends groups of units to a model's signature for units units from one
+// forward pass (the manifest's shared_forward): whether the run needs it.
+func SharesForward(name string, k, units int) bool {
+	groups, _ := unitGroups(units, k, 1)
+	return PixelWise(name) && units > 1 && slices.ContainsFunc(groups, func(g unitGroup) bool { return g.width == units })
 }
 
 // sharedUnits is m's SharedUnits, or 0 for a model without that signature.

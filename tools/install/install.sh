@@ -77,11 +77,23 @@ for lib in libtensorflow_cc.so.2 libtensorflow_framework.so.2; do
 	strip --strip-unneeded -- "$root/lib/saliency/$lib"
 done
 
+# A model's shared-forward SavedModel hard-links the main one's weights
+# (models/export.py): hard links stay hard links, so the weights are installed
+# (and archived by make dist) once.
+declare -A copied=()
 for manifest in "$models"/*/saliency.json; do
 	[[ -f $manifest ]] || continue
 	src=$(dirname "$manifest") name=$(basename "$(dirname "$manifest")")
 	while IFS= read -r -d '' f; do
-		put "$f" "share/saliency/models/$name/${f#"$src"/}" 644
+		rel="share/saliency/models/$name/${f#"$src"/}" id=$(stat -c %d:%i -- "$f")
+		if [[ -n ${copied[$id]:-} ]]; then
+			mkdirs "$(dirname "$rel")"
+			ln -f -- "$root/${copied[$id]}" "$root/$rel"
+			installed+=("$rel")
+		else
+			put "$f" "$rel" 644
+			copied[$id]=$rel
+		fi
 	done < <(find "$src" -type f -print0 | sort -z)
 done
 
