@@ -126,7 +126,8 @@ TEST_ENV = SALIENCY_TEST_MODEL=$(MODELS)/xception SALIENCY_RESIZE_REFERENCE=$(CU
 # The packages that must build, vet and test without cgo (README, "How the code
 # is laid out"); the others but backprop and cmd/saliency build without it.
 PURE_GO = ./internal/output ./internal/inputs ./internal/postproc ./internal/render \
-	./internal/imageio ./internal/evaluate ./internal/manifest ./internal/jsonnum ./internal/report
+	./internal/imageio ./internal/evaluate ./internal/manifest ./internal/jsonnum ./internal/report \
+	./internal/hostcpu
 
 test-go: build/reference/resize.json build/reference/colormaps.json $(HELDOUT)/boxes.json $(GOALSET)/boxes.json
 	$(TEST_ENV) $(CGO_ENV) $(GO) vet ./...

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/saliency-tool/saliency/internal/backprop"
 	"github.com/saliency-tool/saliency/internal/engine"
 	"github.com/saliency-tool/saliency/internal/evaluate"
 	"github.com/saliency-tool/saliency/internal/jsonnum"
@@ -25,6 +24,7 @@ type EvalOptions struct {
 	RandomModel string
 	Limit       int
 	BatchSize   int
+	Precision   string // float32 or bfloat16
 	JSON        bool
 	Report      string
 	Dir         string
@@ -65,7 +65,7 @@ two maps (near 0 means the maps depend on what the model learned).`,
 			return evalRun(opts)
 		}),
 	}
-	addModelFlags(cmd, &opts.Model, &opts.BatchSize)
+	addModelFlags(cmd, &opts.Model, &opts.BatchSize, &opts.Precision)
 	f := cmd.Flags()
 	f.StringVar(&opts.RandomModel, "random-model", "", "re-initialised copy for the sanity check (default: MODEL-random; none: skip)")
 	f.IntVar(&opts.Limit, "limit", 0, "score only the first `N` composites (by file name; 0: all)")
@@ -77,6 +77,9 @@ two maps (near 0 means the maps depend on what the model learned).`,
 
 func evalRun(opts *EvalOptions) error {
 	started := time.Now()
+	if err := checkPrecision(opts.Precision); err != nil {
+		return err
+	}
 	if err := checkBatchSize(opts.BatchSize); err != nil {
 		return err
 	}
@@ -112,14 +115,14 @@ func evalRun(opts *EvalOptions) error {
 			return err
 		}
 	}
-	model, err := found.load(backprop.Options{}) // K = 1: never the shared-forward SavedModel
+	model, err := found.load(found.options(meth.Name(), 1, opts.Precision))
 	if err != nil {
 		return err
 	}
 	defer model.Close()
 	var random engine.Model // stays nil, not a nil *backprop.Model, without one
 	if randomFound != nil {
-		m, err := randomFound.load(backprop.Options{})
+		m, err := randomFound.load(randomFound.options(meth.Name(), 1, opts.Precision))
 		if err != nil {
 			return err
 		}

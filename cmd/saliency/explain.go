@@ -26,6 +26,7 @@ type ExplainOptions struct {
 	TopK      int
 	Units     []int
 	BatchSize int
+	Precision string // float32 or bfloat16
 	OutDir    string
 	Raw       bool
 	JSON      bool
@@ -125,7 +126,7 @@ inputs, so N machines can share a job.`,
 			return explainRun(opts)
 		}),
 	}
-	addModelFlags(cmd, &opts.Model, &opts.BatchSize)
+	addModelFlags(cmd, &opts.Model, &opts.BatchSize, &opts.Precision)
 	f := cmd.Flags()
 	f.IntVarP(&opts.TopK, "top-k", "k", 1, "explain each image's `K` highest-scoring units")
 	f.IntSliceVar(&opts.Units, "units", nil, "explain these unit indices instead of the top K (comma-separated)")
@@ -215,7 +216,7 @@ func explainRun(opts *ExplainOptions) error {
 			page.Add(output.Record{Image: e.Dir, Err: e})
 		}
 	}
-	model, err := found.load(found.options(meth.Name(), max(len(opts.Units), opts.TopK)))
+	model, err := found.load(found.options(meth.Name(), max(len(opts.Units), opts.TopK), opts.Precision))
 	if err != nil {
 		return err
 	}
@@ -316,6 +317,9 @@ func (opts *ExplainOptions) nothingToExplain(collected int) error {
 func (opts *ExplainOptions) validateFlags() error {
 	if opts.TopK < 1 {
 		return usagef("--top-k must be at least 1, got %d", opts.TopK)
+	}
+	if err := checkPrecision(opts.Precision); err != nil {
+		return err
 	}
 	if err := checkBatchSize(opts.BatchSize); err != nil {
 		return err

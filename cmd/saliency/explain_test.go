@@ -138,7 +138,7 @@ func lines(s string) []string {
 }
 
 func TestNewCmdExplainParsesOptions(t *testing.T) {
-	defaults := ExplainOptions{Model: "xception", TopK: 1, BatchSize: 0, MaxPixels: 100_000_000, Colormap: "gray",
+	defaults := ExplainOptions{Model: "xception", TopK: 1, BatchSize: 0, Precision: "float32", MaxPixels: 100_000_000, Colormap: "gray",
 		Method: methodFlags{Name: "gradients", Filter: "absolute", Reduce: "mean", Samples: 25, Noise: 0.15, Steps: 64, Baseline: "black"}}
 	with := func(f func(o *ExplainOptions)) ExplainOptions {
 		o := defaults
@@ -260,6 +260,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unit out of range", "", []string{"explain", "-m", model, "-o", out, "--units", "3,1000", img}, []string{"--units", "1000", "999"}},
 		{"negative unit", "", []string{"explain", "-m", model, "-o", out, "--units", "-1", img}, []string{"--units", "-1"}},
 		{"unit twice", "", []string{"explain", "-m", model, "-o", out, "--units", "5,5", img}, []string{"--units", "5", "twice"}},
+		{"precision unknown", "", []string{"explain", "-m", model, "-o", out, "--precision", "float16", img}, []string{"--precision", `"float16"`, "float32 or bfloat16"}},
 		{"model folder missing", "", []string{"explain", "-m", filepath.Join(emptyModels, "nowhere"), "-o", out, img},
 			[]string{filepath.Join(emptyModels, "nowhere"), "does not exist"}},
 		{"model name unknown", "", []string{"explain", "-m", "no-such-model", "-o", out, img}, []string{"no-such-model", emptyModels}},

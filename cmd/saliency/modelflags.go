@@ -8,17 +8,36 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/saliency-tool/saliency/internal/backprop"
+	"github.com/saliency-tool/saliency/internal/hostcpu"
 	"github.com/saliency-tool/saliency/internal/manifest"
 	"github.com/saliency-tool/saliency/internal/method"
 	"github.com/saliency-tool/saliency/internal/report"
 )
 
-// addModelFlags declares the flags that choose the model and how much of it
-// runs at once, shared by explain and eval.
-func addModelFlags(cmd *cobra.Command, model *string, batchSize *int) {
+// addModelFlags declares the flags that choose the model, how much of it runs
+// at once and in which arithmetic, shared by explain and eval.
+func addModelFlags(cmd *cobra.Command, model *string, batchSize *int, precision *string) {
 	f := cmd.Flags()
 	f.StringVarP(model, "model", "m", "xception", "model folder, or the name of one in the models folder")
 	f.IntVarP(batchSize, "batch-size", "b", 0, "image-unit rows per TensorFlow call, images for the five-unit signature (0: one per 299x299 of model input)")
+	f.StringVar(precision, "precision", "float32", "arithmetic of the model: float32, or bfloat16 (oneDNN mixed precision; CPUs with AVX512-BF16 or AMX only)")
+}
+
+// checkPrecision refuses a --precision other than float32 (or "", options
+// built without flags) and bfloat16, and bfloat16 on a CPU that would only
+// emulate it (slower than float32, and less exact).
+func checkPrecision(p string) error {
+	switch p {
+	case "float32", "":
+		return nil
+	case "bfloat16":
+		if native, model := hostcpu.BFloat16(); !native {
+			return usagef("--precision bfloat16: this CPU (%s) has no native bfloat16 arithmetic "+
+				"(neither avx512_bf16 nor amx_bf16 in /proc/cpuinfo); TensorFlow would emulate it, slower than float32", model)
+		}
+		return nil
+	}
+	return usagef("--precision %q: want float32 or bfloat16", p)
 }
 
 // checkBatchSize refuses a negative --batch-size.
@@ -95,9 +114,12 @@ func (f *foundModel) load(opts backprop.Options) (*backprop.Model, error) {
 // per image: the SavedModel with the signature for several units from one
 // forward pass when the run sends its units in groups (it holds only what such
 // a run calls; the main one, without it, is lighter for every other run).
-func (f *foundModel) options(methodName string, k int) backprop.Options {
+func (f *foundModel) options(methodName string, k int, precision string) backprop.Options {
 	sf := f.manifest.Signatures["gradients"].SharedForward
-	return backprop.Options{SharedForward: sf != nil && method.SharesForward(methodName, k, sf.Units)}
+	return backprop.Options{
+		SharedForward: sf != nil && method.SharesForward(methodName, k, sf.Units),
+		BFloat16:      precision == "bfloat16",
+	}
 }
 
 // reportModel says which model a report is about.

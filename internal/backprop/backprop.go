@@ -56,6 +56,10 @@ type Options struct {
 	// and gradients roles besides, for runs that send an image's units in
 	// groups (method.SharesForward says which).
 	SharedForward bool
+	// BFloat16 has Grappler rewrite the graph to bfloat16 where oneDNN has
+	// bfloat16 kernels (auto_mixed_precision_onednn_bfloat16); only CPUs with
+	// native bfloat16 gain from it (hostcpu.BFloat16).
+	BFloat16 bool
 }
 
 // Load reads the manifest of the model exported to dir by models/export.py and

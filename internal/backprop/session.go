@@ -12,6 +12,14 @@ func (o Options) session() (*tf.SessionOptions, error) {
 		IntraOpParallelismThreads: int32(o.IntraOpThreads),
 		InterOpParallelismThreads: int32(o.InterOpThreads),
 	}
+	// GraphOptions only when asked for: merely setting an all-default
+	// RewriterConfig made an early form of the five-unit gradients signature
+	// 1.6x slower here (issue 15), so float32 runs keep the session defaults.
+	if o.BFloat16 {
+		cfg.GraphOptions = &corepb.GraphOptions{RewriteOptions: &corepb.RewriterConfig{
+			AutoMixedPrecisionOnednnBfloat16: corepb.RewriterConfig_ON,
+		}}
+	}
 	b, err := proto.Marshal(cfg)
 	if err != nil {
 		return nil, err
