@@ -1,8 +1,6 @@
 package main
 
 import (
-	"image"
-	_ "image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -52,17 +50,10 @@ func TestPrecisionBFloat16(t *testing.T) {
 	}
 }
 
+// grayPixels is a gray map PNG's values, row by row.
 func grayPixels(t *testing.T, path string) []float64 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m, _, err := image.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := decodePNG(t, path)
 	var v []float64
 	b := m.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y++ {
@@ -74,6 +65,7 @@ func grayPixels(t *testing.T, path string) []float64 {
 	return v
 }
 
+// pearson is the correlation of a and b.
 func pearson(a, b []float64) float64 {
 	var ma, mb float64
 	for i := range a {
