@@ -11,9 +11,10 @@ func sweep(m Model, count, k, rows int, unitsOf func(v int) []int32,
 	fill func(v int, dst []float32), use func(v, j int, logit float32, grad []float32)) error {
 	h, w, c := m.InputSize()
 	pixels := h * w * c
-	groups, per := unitGroups(sharedUnits(m), k, rows)
+	shared := sharedUnits(m)
+	groups, per := unitGroups(shared, k, rows)
 	images := make([]float32, min(per, count)*pixels)
-	units := make([]int32, 0, min(per, count)*max(k, sharedUnits(m)))
+	units := make([]int32, 0, min(per, count)*max(k, shared))
 	for lo := 0; lo < count; lo += per {
 		hi := min(lo+per, count)
 		for v := lo; v < hi; v++ {
