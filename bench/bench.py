@@ -33,13 +33,49 @@ FORWARD_GFLOP = 16.8
 GRADIENT_GFLOP = 33.6  # one forward + one backward pass per explained unit
 
 
-def gflop_per_image(k, fused=False):
-    """The top-K forward pass, then a forward and backward pass per unit. The Go
-    CLI at K = 1 uses the model's top1 signature, which picks the unit and takes
-    its gradient from one forward pass (fused): it does only the second part."""
-    if fused and k == 1:
+SHARED_UNITS = 5  # the exported model's shared_forward signature (saliency.json)
+
+
+def gflop_per_image(k, kind="python"):
+    """The work a runner does per image at K units.
+
+    Python peers: the top-K forward pass, then a forward and backward pass per
+    unit. The Go CLI at K = 1 uses the model's top1 signature, which picks the
+    unit and takes its gradient from one forward pass: one forward and one
+    backward pass. At K >= 4 it sends groups of five units through the shared
+    signature (one forward pass, five backward passes; a group of four is padded
+    to five) and the last one to three units as before (method/sweep.go)."""
+    if kind != "go":
+        return FORWARD_GFLOP + k * GRADIENT_GFLOP
+    if k == 1:
         return GRADIENT_GFLOP
-    return FORWARD_GFLOP + k * GRADIENT_GFLOP
+    backward = GRADIENT_GFLOP - FORWARD_GFLOP
+    groups, rest = divmod(k, SHARED_UNITS) if k >= 4 else (0, k)
+    if rest == SHARED_UNITS - 1:
+        groups, rest = groups + 1, 0
+    shared = FORWARD_GFLOP + SHARED_UNITS * backward
+    return FORWARD_GFLOP + groups * shared + rest * GRADIENT_GFLOP
+
+
+def go_compute_stage(log, k):
+    """The compute stage of a Go run, from its --profile lines on stderr:
+    {"compute_s", "rows", "steady_s", "steady_rows"}, where steady leaves out
+    the first batch (TensorFlow's one-time graph optimisation); None when the
+    log has no profile."""
+    try:
+        with open(log, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    head = re.search(r"profile of \d+ inputs?, (\d+) image-units? explained", text)
+    compute = re.search(r"^saliency:\s+compute\s+([\d.]+) s", text, re.M)
+    first = re.search(r"^saliency:\s+first batch\s+([\d.]+) s\s+(\d+) image-unit", text, re.M)
+    if not (head and compute and first):
+        return None
+    rows, first_rows = int(head.group(1)), int(first.group(2))
+    compute_s = float(compute.group(1))
+    return {"compute_s": compute_s, "rows": rows,
+            "steady_s": compute_s - float(first.group(1)), "steady_rows": rows - first_rows}
 
 
 # ---------------------------------------------------------------- runners
@@ -92,7 +128,7 @@ def make_runners(a):
                 runners.append(Runner(
                     name, label, "go",
                     lambda images, k, out, extra=extra: [
-                        a.go_bin, "explain", "-q", "--model", a.saved_model, "--top-k", str(k),
+                        a.go_bin, "explain", "-q", "--profile", "--model", a.saved_model, "--top-k", str(k),
                         "-o", out, *extra, *images]))
         elif peer == "ke":
             runners.append(Runner("ke", "keras-explainable ke.gradients" + keras_label(a, peer),
@@ -331,10 +367,11 @@ def print_table(res):
         print(f"      {m['peak_note']}: {m['peak_gflops_zen4']:.0f} GFLOP/s")
     print(f"work: {FORWARD_GFLOP} GFLOP (top-K forward) + K x {GRADIENT_GFLOP} GFLOP "
           f"(forward + backward per unit) per image; the Go CLI at K=1 does {GRADIENT_GFLOP} "
-          f"(one fused forward + backward, the top1 signature)")
+          f"(one fused forward + backward, the top1 signature), at K=5 "
+          f"{gflop_per_image(5, 'go'):.1f} (top-K forward, one shared forward, 5 backward)")
     print()
     head = ("runner", "K", "images/s", "spread", "Go/peer", "GFLOP/s", "% peak",
-            "latency s", "peak RSS MB")
+            "compute % peak", "latency s", "peak RSS MB")
     rows = [head]
     for r in res["throughput"]:
         lat = res["latency"].get(r["runner"]) if r["k"] == 1 else None
@@ -342,6 +379,7 @@ def print_table(res):
                      fmt(r["spread"], "{:.0%}"),
                      fmt(r["go_speedup"], "{:.2f}x"), fmt(r["gflops"], "{:.1f}"),
                      fmt(r["percent_of_peak"], "{:.0f}%"),
+                     fmt(r.get("compute_stage_percent_of_peak"), "{:.0f}%"),
                      fmt(lat and lat["first_png_s"], "{:.2f}"),
                      fmt(r["maxrss_mb"], "{:.0f}")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
@@ -355,6 +393,8 @@ def print_table(res):
           "count; Go/peer: Go CLI's images/s over the peer's (same K, same run);")
     print("latency: one image, K=1, process start to its PNG on disk; peak RSS: of the "
           "throughput run.")
+    print("compute % peak: the Go CLI's TensorFlow calls alone (its --profile), after the first "
+          "batch (graph optimisation), in GFLOP/s over the peak.")
     if res["latency"]:
         print()
         print("single-image latency (K=1, one image, median):")
@@ -433,6 +473,7 @@ def main():
            "images": len(images), "runs": a.runs, "k": ks, "py_batch": a.py_batch,
            "go_batch": a.go_batch or "CLI default",
            "gflop_per_image": {str(k): gflop_per_image(k) for k in ks},
+           "gflop_per_image_go": {str(k): gflop_per_image(k, "go") for k in ks},
            "keras_of_runner": {r.name: ("tf-keras (Keras 2), " + os.path.basename(a.tf_keras_model)
                                         if keras_of(a, r.name) == 2 else
                                         "Keras 3, " + os.path.basename(a.keras_model))
@@ -496,6 +537,8 @@ def main():
                                                       f"{got['pngs']} PNGs), see {log_of(tag)}"),
                       file=sys.stderr)
                 got["ok"] = ok
+                if r.kind == "go":
+                    got["stage"] = go_compute_stage(log_of(tag), k)
                 samples.setdefault((r.name, k), []).append(got)
 
     peak = res["machine"].get("peak_gflops")
@@ -505,13 +548,18 @@ def main():
             ss = [s for s in samples.get((r.name, k), []) if s["ok"]]
             walls = [s["wall_s"] for s in ss]
             ips = len(images) / median(walls) if walls else None
-            gflops = ips * gflop_per_image(k, fused=r.kind == "go") if ips else None
+            gflops = ips * gflop_per_image(k, r.kind) if ips else None
+            stage_gflops = median([s["stage"]["steady_rows"] / k * gflop_per_image(k, r.kind) / s["stage"]["steady_s"]
+                                   for s in ss if s.get("stage") and s["stage"]["steady_s"] > 0])
             rows.append({"runner": r.name, "label": r.label, "k": k,
                          "images_per_s": ips, "wall_s_median": median(walls),
                          "wall_s_all": [round(w, 3) for w in walls], "spread": spread(walls),
                          "maxrss_mb": median([s["maxrss_mb"] for s in ss]),
                          "gflops": gflops,
                          "percent_of_peak": 100 * gflops / peak if gflops and peak else None,
+                         "compute_stage": [s.get("stage") for s in ss if s.get("stage")],
+                         "compute_stage_gflops": stage_gflops,
+                         "compute_stage_percent_of_peak": 100 * stage_gflops / peak if stage_gflops and peak else None,
                          "failed_runs": len(samples.get((r.name, k), [])) - len(ss)})
     go_ref = next((r.name for r in runners if r.kind == "go"), None)
     for row in rows:

@@ -46,6 +46,7 @@ type ExplainOptions struct {
 	Null         bool
 	Shard        string
 	SkipExisting bool
+	Profile      bool
 
 	// Signals stops the run gracefully when it receives; nil means SIGINT and
 	// SIGTERM of this process.
@@ -145,6 +146,7 @@ inputs, so N machines can share a job.`,
 	f.BoolVarP(&opts.Null, "null", "0", false, `paths read from "-" are NUL-separated (find -print0)`)
 	f.StringVar(&opts.Shard, "shard", "", "process only part `I/N` of the inputs (deterministic, 1-based)")
 	f.BoolVar(&opts.SkipExisting, "skip-existing", false, "skip inputs whose outputs all exist (resume an interrupted run)")
+	f.BoolVar(&opts.Profile, "profile", false, "at the end, print on stderr the wall time of each stage: model load, decode, compute, postprocess, write")
 	return cmd
 }
 
@@ -216,11 +218,17 @@ func explainRun(opts *ExplainOptions) error {
 			page.Add(output.Record{Image: e.Dir, Err: e})
 		}
 	}
+	prof := &runProfile{started: started}
+	loading := time.Now()
 	model, err := found.load(found.options(meth.Name(), max(len(opts.Units), opts.TopK), opts.Precision))
 	if err != nil {
 		return err
 	}
 	defer model.Close()
+	prof.modelLoad = time.Since(loading)
+	if opts.Profile {
+		defer prof.write(opts.IO.ErrOut, len(images))
+	}
 	if opts.OutDir != "" {
 		if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 			return usageError{fmt.Errorf("--out-dir: %w", err)}
@@ -234,6 +242,9 @@ func explainRun(opts *ExplainOptions) error {
 		BatchSize:      opts.BatchSize,
 		MaxPixels:      opts.MaxPixels,
 		ClipPercentile: opts.ClipPercentile,
+	}
+	if opts.Profile {
+		cfg.Timings = &prof.stages
 	}
 	bar := newProgress(opts.IO.ErrOut, len(images), !opts.Quiet && !opts.JSON && isTerminal(opts.IO.ErrOut))
 	stopper.startWork(len(images))

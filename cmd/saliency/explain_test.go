@@ -167,6 +167,8 @@ func TestNewCmdExplainParsesOptions(t *testing.T) {
 			with(func(o *ExplainOptions) { o.Units, o.Images = []int{3, 17, 0}, []string{"a.jpg"} })},
 		{"raw and json", []string{"--raw", "--json", "a.jpg"},
 			with(func(o *ExplainOptions) { o.Raw, o.JSON, o.Images = true, true, []string{"a.jpg"} })},
+		{"profile", []string{"--profile", "a.jpg"},
+			with(func(o *ExplainOptions) { o.Profile, o.Images = true, []string{"a.jpg"} })},
 		{"multiple images, flags after them", []string{"a.jpg", "b/c.png", "-k", "2", "d.gif"},
 			with(func(o *ExplainOptions) { o.TopK, o.Images = 2, []string{"a.jpg", "b/c.png", "d.gif"} })},
 		{"dash is an argument", []string{"a.jpg", "-", "b.png"},

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"time"
 
 	"github.com/saliency-tool/saliency/internal/imageio"
 	"github.com/saliency-tool/saliency/internal/method"
@@ -49,6 +50,8 @@ type Config struct {
 	// ClipPercentile, when in (0, 100), clips each map at that percentile before
 	// normalising (PAIR saliency's visualisation; off by default).
 	ClipPercentile float64
+	// Timings, when not nil, adds up the wall time of each stage (--profile).
+	Timings *Timings
 }
 
 // Explanation is one input explained: its maps at the image's own size, in
@@ -74,7 +77,12 @@ func Explain(ctx context.Context, m Model, paths []string, cfg Config, fn func(E
 	h, w, _ := m.InputSize()
 	prefetch := func(start int) <-chan *loaded {
 		ch := make(chan *loaded, 1) // never blocks: an abandoned prefetch does not leak
-		go func() { ch <- load(paths[start:min(start+size, len(paths))], h, w, cfg.MaxPixels) }()
+		go func() {
+			began := time.Now()
+			b := load(paths[start:min(start+size, len(paths))], h, w, cfg.MaxPixels)
+			cfg.Timings.since(Decode, began)
+			ch <- b
+		}()
 		return ch
 	}
 	var next <-chan *loaded
@@ -82,7 +90,9 @@ func Explain(ctx context.Context, m Model, paths []string, cfg Config, fn func(E
 		next = prefetch(0)
 	}
 	for start := 0; start < len(paths) && ctx.Err() == nil; start += size {
+		waited := time.Now()
 		b := <-next
+		cfg.Timings.since(WaitDecode, waited)
 		if start+size < len(paths) {
 			next = prefetch(start + size)
 		}
@@ -133,6 +143,7 @@ func explainLoaded(m Model, b *loaded, cfg Config) []Explanation {
 	var k int
 	var res method.Result
 	var err error
+	computed := time.Now()
 	if fused, top1 := fusedTop1(m, meth, cfg); fused != nil {
 		units, res, err = fused.ExplainTop1(top1, tensor, len(decoded), cfg.rows(m))
 		k = 1
@@ -142,6 +153,10 @@ func explainLoaded(m Model, b *loaded, cfg Config) []Explanation {
 			res, err = meth.Explain(m, method.Batch{Images: tensor, N: len(decoded), Units: units, K: k, Rows: cfg.rows(m)})
 		}
 	}
+	if err == nil {
+		cfg.Timings.computed(computed, len(decoded)*k)
+	}
+	defer cfg.Timings.since(Postprocess, time.Now())
 	for bi, i := range decoded {
 		e := &out[i]
 		if err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"github.com/saliency-tool/saliency/internal/output"
 )
@@ -54,6 +55,7 @@ func record(m Model, set *output.Set, j output.Job, e Explanation, cfg Config) o
 	if e.Err != nil {
 		return output.Record{Image: j.Input, Err: e.Err}
 	}
+	defer cfg.Timings.since(Write, time.Now())
 	files, err := set.Write(j, e.Image, output.Maps{
 		Units: e.Units, Labels: e.Labels, Logits: e.Logits, Scores: m.OutputKind(), Values: e.Maps,
 	})
