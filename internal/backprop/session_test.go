@@ -23,8 +23,8 @@ func TestSessionConfig(t *testing.T) {
 			t.Errorf("%+v: threads %d/%d", o, cfg.IntraOpParallelismThreads, cfg.InterOpParallelismThreads)
 		}
 		rw := cfg.GetGraphOptions().GetRewriteOptions()
-		if !o.BFloat16 && cfg.GraphOptions != nil {
-			t.Errorf("%+v: GraphOptions %v set for float32", o, cfg.GraphOptions)
+		if !o.BFloat16 && !proto.Equal(rw, &corepb.RewriterConfig{DisableMetaOptimizer: true}) {
+			t.Errorf("%+v: rewrite options %v; want only disable_meta_optimizer for float32", o, rw)
 		}
 		if o.BFloat16 && (rw.GetAutoMixedPrecisionOnednnBfloat16() != corepb.RewriterConfig_ON ||
 			!proto.Equal(rw, &corepb.RewriterConfig{AutoMixedPrecisionOnednnBfloat16: corepb.RewriterConfig_ON})) {
