@@ -28,7 +28,7 @@ GO_LDFLAGS := -X main.version=$(VERSION)
 
 GO_SOURCES := $(shell find cmd internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help python setup build test test-go test-python demo bench compare clean distclean apt venv binding models \
+.PHONY: help python setup build test test-go test-python demo bench scaling compare clean distclean apt venv binding models \
 	install uninstall dist
 
 help: ## list the targets
@@ -181,6 +181,9 @@ endif
 
 bench: build $(MODELS)/xception/saliency.json ## the CLI against the Python tools, side by side (bench/README.md)
 	bench/run.sh
+
+scaling: build $(MODELS)/xception/saliency.json $(MODELS)/fashion/saliency.json ## the README's scaling table: time, memory, share of peak against images, K, input size
+	bench/run-scaling.sh
 
 compare: build $(MODELS)/fashion/saliency.json $(HELDOUT)/boxes.json ## every method scored by eval on the held-out composites
 	$(VPY) tools/compare_methods.py --model $(MODELS)/fashion --dir $(HELDOUT) --json build/compare.json

@@ -36,7 +36,7 @@ GRADIENT_GFLOP = 33.6  # one forward + one backward pass per explained unit
 SHARED_UNITS = 5  # the exported model's shared_forward signature (saliency.json)
 
 
-def gflop_per_image(k, kind="python"):
+def gflop_per_image(k, kind="python", forward=FORWARD_GFLOP):
     """The work a runner does per image at K units.
 
     Python peers: the top-K forward pass, then a forward and backward pass per
@@ -45,16 +45,16 @@ def gflop_per_image(k, kind="python"):
     backward pass. At K >= 4 it sends groups of five units through the shared
     signature (one forward pass, five backward passes; a group of four is padded
     to five) and the last one to three units as before (method/sweep.go)."""
+    gradient = 2 * forward  # one forward and one backward pass
     if kind != "go":
-        return FORWARD_GFLOP + k * GRADIENT_GFLOP
+        return forward + k * gradient
     if k == 1:
-        return GRADIENT_GFLOP
-    backward = GRADIENT_GFLOP - FORWARD_GFLOP
+        return gradient
     groups, rest = divmod(k, SHARED_UNITS) if k >= 4 else (0, k)
     if rest == SHARED_UNITS - 1:
         groups, rest = groups + 1, 0
-    shared = FORWARD_GFLOP + SHARED_UNITS * backward
-    return FORWARD_GFLOP + groups * shared + rest * GRADIENT_GFLOP
+    shared = (1 + SHARED_UNITS) * forward
+    return forward + groups * shared + rest * gradient
 
 
 def go_compute_stage(log, k):
