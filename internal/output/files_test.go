@@ -110,6 +110,34 @@ func TestWriteGrayPNGRoundTrip(t *testing.T) {
 	}
 }
 
+// TestPNGsAtFastestLevel reads the zlib header of the first IDAT chunk of a
+// map and of an overlay-like RGB picture: its FLEVEL bits say which level
+// wrote the stream (0: fastest; Go's default level writes 2).
+func TestPNGsAtFastestLevel(t *testing.T) {
+	dir := t.TempDir()
+	gray := filepath.Join(dir, "m.png")
+	if err := WriteGrayPNG(gray, make([]float32, 64*48), 64, 48); err != nil {
+		t.Fatal(err)
+	}
+	rgb := filepath.Join(dir, "o.png")
+	if err := WritePNG(rgb, image.NewNRGBA(image.Rect(0, 0, 64, 48))); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{gray, rgb} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.Index(data, []byte("IDAT"))
+		if i < 0 || len(data) < i+6 {
+			t.Fatalf("%s: no IDAT chunk", path)
+		}
+		if level := data[i+5] >> 6; level != 0 {
+			t.Errorf("%s: zlib FLEVEL %d, want 0 (fastest)", filepath.Base(path), level)
+		}
+	}
+}
+
 func TestWriteFileAtomicReplaces(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "out.bin")
