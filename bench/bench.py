@@ -310,6 +310,17 @@ def machine():
     return info
 
 
+def measured_peak():
+    """bench/peak.py in a process of its own (it imports TensorFlow, this script
+    does not): the float32 GEMM rate of OpenBLAS and of TensorFlow's MatMul."""
+    got = subprocess.run([sys.executable, os.path.join(HERE, "peak.py")], capture_output=True, text=True)
+    try:
+        return json.loads(got.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        print(f"bench: peak.py failed: {got.stderr[-500:]}", file=sys.stderr)
+        return {}
+
+
 def versions(a):
     from importlib import metadata
 
@@ -365,13 +376,16 @@ def print_table(res):
           f"FLOP/cycle = {fmt(peak, '{:.0f}')} GFLOP/s ({m['peak_assumption']})")
     if m.get("peak_note"):
         print(f"      {m['peak_note']}: {m['peak_gflops_zen4']:.0f} GFLOP/s")
+    if m.get("sgemm_gflops"):
+        print(f"measured: a 4096x4096 float32 GEMM runs at {m['sgemm_gflops']:.0f} GFLOP/s in NumPy "
+              f"(OpenBLAS), {m['tf_matmul_gflops']:.0f} GFLOP/s as a TensorFlow MatMul (bench/peak.py)")
     print(f"work: {FORWARD_GFLOP} GFLOP (top-K forward) + K x {GRADIENT_GFLOP} GFLOP "
           f"(forward + backward per unit) per image; the Go CLI at K=1 does {GRADIENT_GFLOP} "
           f"(one fused forward + backward, the top1 signature), at K=5 "
           f"{gflop_per_image(5, 'go'):.1f} (top-K forward, one shared forward, 5 backward)")
     print()
     head = ("runner", "K", "images/s", "spread", "Go/peer", "GFLOP/s", "% peak",
-            "compute % peak", "latency s", "peak RSS MB")
+            "compute GFLOP/s", "% SGEMM", "latency s", "peak RSS MB")
     rows = [head]
     for r in res["throughput"]:
         lat = res["latency"].get(r["runner"]) if r["k"] == 1 else None
@@ -379,7 +393,8 @@ def print_table(res):
                      fmt(r["spread"], "{:.0%}"),
                      fmt(r["go_speedup"], "{:.2f}x"), fmt(r["gflops"], "{:.1f}"),
                      fmt(r["percent_of_peak"], "{:.0f}%"),
-                     fmt(r.get("compute_stage_percent_of_peak"), "{:.0f}%"),
+                     fmt(r.get("compute_stage_gflops"), "{:.1f}"),
+                     fmt(r.get("compute_stage_percent_of_sgemm"), "{:.0f}%"),
                      fmt(lat and lat["first_png_s"], "{:.2f}"),
                      fmt(r["maxrss_mb"], "{:.0f}")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
@@ -393,8 +408,8 @@ def print_table(res):
           "count; Go/peer: Go CLI's images/s over the peer's (same K, same run);")
     print("latency: one image, K=1, process start to its PNG on disk; peak RSS: of the "
           "throughput run.")
-    print("compute % peak: the Go CLI's TensorFlow calls alone (its --profile), after the first "
-          "batch (graph optimisation), in GFLOP/s over the peak.")
+    print("compute GFLOP/s: the Go CLI's TensorFlow calls alone (its --profile), after the first "
+          "batch (graph optimisation); % SGEMM: that over the measured GEMM rate.")
     if res["latency"]:
         print()
         print("single-image latency (K=1, one image, median):")
@@ -466,7 +481,7 @@ def main():
     log_of = lambda what: os.path.join(a.work, "logs", what + ".log")  # noqa: E731
 
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "machine": machine(), "versions": versions(a),
+           "machine": {**machine(), **measured_peak()}, "versions": versions(a),
            "load_average_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
            "model": f"Xception, random weights (seed 1312), {a.saved_model} for Go and its "
                     f"Keras rebuild for Python; timings only, the maps show no object",
@@ -542,6 +557,7 @@ def main():
                 samples.setdefault((r.name, k), []).append(got)
 
     peak = res["machine"].get("peak_gflops")
+    sgemm = res["machine"].get("sgemm_gflops")
     rows = []
     for k in ks:
         for r in runners:
@@ -560,6 +576,7 @@ def main():
                          "compute_stage": [s.get("stage") for s in ss if s.get("stage")],
                          "compute_stage_gflops": stage_gflops,
                          "compute_stage_percent_of_peak": 100 * stage_gflops / peak if stage_gflops and peak else None,
+                         "compute_stage_percent_of_sgemm": 100 * stage_gflops / sgemm if stage_gflops and sgemm else None,
                          "failed_runs": len(samples.get((r.name, k), [])) - len(ss)})
     go_ref = next((r.name for r in runners if r.kind == "go"), None)
     for row in rows:

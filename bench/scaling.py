@@ -45,7 +45,7 @@ def run_point(go_bin, model, images, k, out, log):
     return wall, rusage.ru_maxrss / 1024.0, bench.go_compute_stage(log, k)
 
 
-def point(a, name, model, forward, n, k, peak):
+def point(a, name, model, forward, n, k, peak, sgemm):
     images = a.images[:n]
     tag = f"{name}-n{n}-k{k}"
     wall, rss, stage = run_point(a.go_bin, model, images, k, os.path.join(a.work, "out", tag),
@@ -56,7 +56,9 @@ def point(a, name, model, forward, n, k, peak):
            "s_per_image": wall / n, "compute_s": stage["compute_s"],
            "steady_s_per_image": steady, "gflop_per_image": work,
            "percent_of_peak": 100 * work * n / wall / peak,
-           "compute_percent_of_peak": 100 * work / steady / peak if steady else None}
+           "compute_percent_of_peak": 100 * work / steady / peak if steady else None,
+           "compute_gflops": work / steady if steady else None,
+           "compute_percent_of_sgemm": 100 * work / steady / sgemm if steady and sgemm else None}
     print(f"{tag}: {wall:.1f} s, {rss:.0f} MB, compute {stage['compute_s']:.1f} s", file=sys.stderr)
     return row
 
@@ -86,16 +88,16 @@ def main():
                                        os.path.join(HERE, "flops.py"), *models.values()],
                                       capture_output=True, text=True, check=True).stdout)
     forward = {name: flops[path] for name, path in models.items()}
-    machine = bench.machine()
-    peak = machine["peak_gflops"]
+    machine = {**bench.machine(), **bench.measured_peak()}
+    peak, sgemm = machine["peak_gflops"], machine.get("sgemm_gflops")
 
     rows = {"images": [], "k": [], "input": []}
     for n in counts:
-        rows["images"].append(point(a, "xception", a.xception, forward["xception"], n, 1, peak))
+        rows["images"].append(point(a, "xception", a.xception, forward["xception"], n, 1, peak, sgemm))
     for k in ks:
-        rows["k"].append(point(a, "xception", a.xception, forward["xception"], a.k_images, k, peak))
+        rows["k"].append(point(a, "xception", a.xception, forward["xception"], a.k_images, k, peak, sgemm))
     for name in ("fashion", "resnet50", "xception"):
-        rows["input"].append(point(a, name, models[name], forward[name], a.size_images, 1, peak))
+        rows["input"].append(point(a, name, models[name], forward[name], a.size_images, 1, peak, sgemm))
 
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine, "forward_gflop": forward, "rows": rows}
@@ -107,11 +109,12 @@ def main():
 def print_tables(res):
     m = res["machine"]
     print(f"saliency scaling, {res['date']}: {m['cpu_model']}, {m['cores']} cores, {m['ghz']} GHz, "
-          f"peak {m['peak_gflops']:.0f} GFLOP/s float32; one run per point")
+          f"nominal peak {m['peak_gflops']:.0f} GFLOP/s float32; measured GEMM {m.get('sgemm_gflops')} "
+          f"GFLOP/s (OpenBLAS), {m.get('tf_matmul_gflops')} (TensorFlow MatMul); one run per point")
     print("forward pass per image (TensorFlow's profiler): " + ", ".join(
         f"{k} {v:.3g} GFLOP" for k, v in res["forward_gflop"].items()))
     head = ("model", "input", "images", "K", "wall s", "s/image", "peak RSS MB", "compute s",
-            "steady s/image", "% peak (process)", "% peak (compute)")
+            "steady s/image", "% peak (process)", "% peak (compute)", "compute GFLOP/s", "% GEMM (compute)")
     sizes = {"fashion": "128x128", "resnet50": "224x224", "xception": "299x299"}
     for axis, title in (("images", "against the number of images (Xception, K = 1)"),
                         ("k", "against K (Xception)"),
@@ -125,7 +128,9 @@ def print_tables(res):
             cells = (r["model"], sizes[r["model"]], str(r["images"]), str(r["k"]), f"{r['wall_s']:.1f}",
                      f"{r['s_per_image']:.3f}", f"{r['maxrss_mb']}", f"{r['compute_s']:.1f}",
                      bench.fmt(r["steady_s_per_image"], "{:.3f}"), f"{r['percent_of_peak']:.0f}%",
-                     bench.fmt(r["compute_percent_of_peak"], "{:.0f}%"))
+                     bench.fmt(r["compute_percent_of_peak"], "{:.0f}%"),
+                     bench.fmt(r.get("compute_gflops"), "{:.1f}"),
+                     bench.fmt(r.get("compute_percent_of_sgemm"), "{:.0f}%"))
             print("| " + " | ".join(cells) + " |")
 
 
