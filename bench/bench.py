@@ -42,14 +42,19 @@ def gflop_per_image(k, kind="python", forward=FORWARD_GFLOP):
     Python peers: the top-K forward pass, then a forward and backward pass per
     unit. The Go CLI at K = 1 uses the model's top1 signature, which picks the
     unit and takes its gradient from one forward pass: one forward and one
-    backward pass. At K >= 4 it sends groups of five units through the shared
-    signature (one forward pass, five backward passes; a group of four is padded
-    to five) and the last one to three units as before (method/sweep.go)."""
+    backward pass. At K = 4 and 5 the shared SavedModel's top5 signature picks
+    the five best units and explains them from one forward pass (six passes).
+    Above 5 it takes the top-K forward pass, then sends groups of five units
+    through the shared signature (one forward pass, five backward passes; a
+    group of four is padded to five) and the last one to three units as before
+    (engine.fusedTop, method/sweep.go)."""
     gradient = 2 * forward  # one forward and one backward pass
     if kind != "go":
         return forward + k * gradient
     if k == 1:
         return gradient
+    if k in (SHARED_UNITS - 1, SHARED_UNITS):
+        return (1 + SHARED_UNITS) * forward
     groups, rest = divmod(k, SHARED_UNITS) if k >= 4 else (0, k)
     if rest == SHARED_UNITS - 1:
         groups, rest = groups + 1, 0
@@ -382,7 +387,7 @@ def print_table(res):
     print(f"work: {FORWARD_GFLOP} GFLOP (top-K forward) + K x {GRADIENT_GFLOP} GFLOP "
           f"(forward + backward per unit) per image; the Go CLI at K=1 does {GRADIENT_GFLOP} "
           f"(one fused forward + backward, the top1 signature), at K=5 "
-          f"{gflop_per_image(5, 'go'):.1f} (top-K forward, one shared forward, 5 backward)")
+          f"{gflop_per_image(5, 'go'):.1f} (the top5 signature: one forward, 5 backward)")
     print()
     head = ("runner", "K", "images/s", "spread", "Go/peer", "GFLOP/s", "% peak",
             "compute GFLOP/s", "% SGEMM", "latency s", "peak RSS MB")

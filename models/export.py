@@ -163,6 +163,11 @@ def gradcam_fn(net):
 SHARED_UNITS = 5
 SHARED_DIR = "shared"
 SHARED_ROLES = ("logits", "gradients")
+# Beside it, with top1's keys, the signature that also picks those units: each
+# image's SHARED_UNITS highest logits, explained from the forward pass that
+# found them. A --top-k 5 run would otherwise pay one more forward pass per
+# image for the top-K logits (7 passes where this takes 6).
+SHARED_TOP = f"top{SHARED_UNITS}"
 
 
 def unrolled(tape, logits, source, units, k, what):
@@ -173,6 +178,25 @@ def unrolled(tape, logits, source, units, k, what):
 
     return tf.stack([gradient(tape, logits, source, what, tf.one_hot(units[:, j], logits.shape[-1], dtype=logits.dtype))
                      for j in range(k)], axis=1)
+
+
+def shared_top_fn(net, k):
+    """The top1 signature for each image's k highest logits (ties: the lower
+    index first, as tf.math.top_k), from one forward pass; None where
+    shared_gradients_fn is None or the model has fewer than k classes."""
+    import tensorflow as tf
+
+    if net.inline_logits is None or net.classes < k:
+        return None
+
+    def top(images):
+        with tf.GradientTape(watch_accessed_variables=False, persistent=True) as tape:
+            tape.watch(images)
+            logits = net.inline_logits(images)
+        units = tf.math.top_k(logits, k).indices
+        return {"units": units, "logits": tf.gather(logits, units, batch_dims=1),
+                "gradients": unrolled(tape, logits, images, units, k, "images")}
+    return top
 
 
 def shared_gradients_fn(net, k):
@@ -224,9 +248,10 @@ def endpoint(body, inputs):
 def write_savedmodel(net, folder):
     """Writes net's signatures into folder with keras.export.ExportArchive and, when
     net's forward pass can be traced op by op, a second SavedModel in
-    folder/SHARED_DIR with the SHARED_ROLES and the signature for SHARED_UNITS
-    units from one forward pass. Returns the roles written and that signature's
-    name (None without it)."""
+    folder/SHARED_DIR with the SHARED_ROLES, the signature for SHARED_UNITS
+    units from one forward pass and, when the model has that many classes,
+    SHARED_TOP. Returns the roles written and the names of those two
+    signatures (None for each one not written)."""
     import keras
     import tensorflow as tf
 
@@ -255,14 +280,17 @@ def write_savedmodel(net, folder):
     write_archive(traced.values(), folder)
     many = shared_gradients_fn(net, SHARED_UNITS)
     if many is None:
-        return roles, None
+        return roles, None, None
     name = f"gradients_k{SHARED_UNITS}"
     units = tf.TensorSpec([None, SHARED_UNITS], tf.int32, name="units")
     shared = os.path.join(folder, SHARED_DIR)
-    write_archive([traced[r] for r in SHARED_ROLES] +
-                  [trace(name, many, ("images", "units"), dict(specs, units=units))], shared)
+    endpoints = [traced[r] for r in SHARED_ROLES] + [trace(name, many, ("images", "units"), dict(specs, units=units))]
+    top = shared_top_fn(net, SHARED_UNITS)
+    if top is not None:
+        endpoints.append(trace(SHARED_TOP, top, ("images",), specs))
+    write_archive(endpoints, shared)
     link_same_weights(os.path.join(folder, "variables"), os.path.join(shared, "variables"))
-    return roles, name
+    return roles, name, None if top is None else SHARED_TOP
 
 
 def link_same_weights(src, dst):
@@ -289,8 +317,9 @@ def link_same_weights(src, dst):
 
 def signature_section(loaded, roles, shared, cam):
     """The manifest's signatures, from the keys the written SavedModels really have;
-    shared is the loaded SHARED_DIR SavedModel with the signature named many for
-    SHARED_UNITS units from one forward pass, or None."""
+    shared is (the loaded SHARED_DIR SavedModel, the name of its signature for
+    SHARED_UNITS units from one forward pass, the name of its top signature or
+    None), or None."""
     section = {}
     for role in roles:
         sig = loaded.signatures[role.signature]
@@ -303,14 +332,18 @@ def signature_section(loaded, roles, shared, cam):
         if role.role == "gradcam":
             entry["layer"] = cam["layer"]
         if shared is not None and role.role == "gradients":
-            loaded_shared, many = shared
+            loaded_shared, many, top = shared
             outputs = {r.signature: r.outputs for r in roles if r.role in SHARED_ROLES}
             outputs[many] = role.outputs
+            if top is not None:
+                outputs[top] = next(r.outputs for r in ROLES if r.role == "top1")
             for name, want in outputs.items():
                 keys = set(loaded_shared.signatures[name].structured_outputs)
                 if keys != set(want):
                     raise RuntimeError(f"{SHARED_DIR}/ signature {name} has outputs {sorted(keys)}, not {want}")
             entry["shared_forward"] = {"units": SHARED_UNITS, "signature": many, "dir": SHARED_DIR}
+            if top is not None:
+                entry["shared_forward"]["top"] = top
         section[role.role] = entry
     return section
 
@@ -354,7 +387,7 @@ def self_check(loaded, net, roles, shared):
         raise Refusal(f"self-check failed: gradients shape {g['gradients'].shape} or not finite")
     if shared is not None:
         # the two units of each image, in SHARED_UNITS columns: u0 u0 u0 u1 u1 for 5
-        loaded_shared, name = shared
+        loaded_shared, name, top_name = shared
         cols = np.arange(SHARED_UNITS) * 2 // SHARED_UNITS
         many = loaded_shared.signatures[name](images=x[:n], units=units[:, cols])
         first = [list(cols).index(j) for j in range(2)]
@@ -364,6 +397,8 @@ def self_check(loaded, net, roles, shared):
               g["gradients"], CHECK_GRAD_RTOL)
         close(f"{SHARED_DIR}/ serving_default vs serving_default",
               loaded_shared.signatures[ROLES[0].signature](images=x)["logits"], logits, CHECK_RTOL)
+        if top_name is not None:
+            check_shared_top(loaded_shared.signatures, name, top_name, x[:n], logits[:n])
     t = sig["top1"](images=x[:n])
     tu, rows = t["units"].numpy()[:, 0], np.arange(n)
     slack = CHECK_RTOL * np.abs(logits).max()
@@ -382,6 +417,27 @@ def self_check(loaded, net, roles, shared):
     if acts.ndim != 4 or acts.shape[0] != 1 or grads.shape != (1, 2) + acts.shape[1:]:
         raise Refusal(f"self-check failed: gradcam activations {acts.shape}, gradients {grads.shape}")
     return list(acts.shape[1:])
+
+
+def check_shared_top(signatures, many, top, x, logits):
+    """The top signature of SHARED_DIR against serving_default's logits (its units
+    are the highest, its logits theirs) and against the five-unit gradients
+    signature on those units."""
+    import numpy as np
+
+    t = signatures[top](images=x)
+    tu = t["units"].numpy()
+    n = len(x)
+    slack = CHECK_RTOL * np.abs(logits).max()
+    kth = np.sort(logits, axis=1)[:, -SHARED_UNITS]  # each image's 5th highest logit
+    ok = tu.shape == (n, SHARED_UNITS) and all(len(set(r)) == SHARED_UNITS for r in tu)
+    got = np.take_along_axis(logits, tu, axis=1) if ok else None
+    if not ok or (got < kth[:, None] - slack).any() or (np.diff(got, axis=1) > slack).any():
+        raise Refusal(f"self-check failed: {top}'s units {tu.tolist()} are not each image's "
+                      f"{SHARED_UNITS} highest logits, highest first")
+    close(f"{top}'s logits vs serving_default's", t["logits"], got, CHECK_RTOL)
+    g = signatures[many](images=x, units=tu)
+    close(f"{top}'s gradients vs {many}'s", t["gradients"], g["gradients"], CHECK_GRAD_RTOL)
 
 
 # ---------------------------------------------------------------- export
@@ -432,9 +488,9 @@ def write(net, out, meta, source, mode, preprocess_doc, labels, label_ids, write
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        roles, many = write_savedmodel(net, tmp)
+        roles, many, top = write_savedmodel(net, tmp)
         loaded = tf.saved_model.load(tmp)
-        shared = None if many is None else (tf.saved_model.load(os.path.join(tmp, SHARED_DIR)), many)
+        shared = None if many is None else (tf.saved_model.load(os.path.join(tmp, SHARED_DIR)), many, top)
         signatures = signature_section(loaded, roles, shared, net.cam)
         cam_shape = self_check(loaded, net, roles, shared)
         del loaded, shared

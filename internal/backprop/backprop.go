@@ -104,10 +104,19 @@ func (m *Model) resolve() error {
 	m.bound = map[string]*boundSignature{}
 	for _, role := range manifest.Roles {
 		named, ok := m.Manifest.Signatures[role.Name]
-		if !ok || (m.shared != nil && !slices.Contains(manifest.SharedRoles, role.Name)) {
-			continue // optional roles the model lacks (validate checked the required ones), or not in the shared SavedModel
+		if !ok {
+			continue // optional roles the model lacks (validate checked the required ones)
 		}
-		if b := m.bind(role, named, named.Name, &errs); b != nil {
+		name := named.Name
+		if m.shared != nil {
+			switch {
+			case role.Name == "top1" && m.shared.Top != "":
+				name = m.shared.Top // the shared SavedModel's top-Units signature, with top1's keys
+			case !slices.Contains(manifest.SharedRoles, role.Name):
+				continue // not in the shared SavedModel
+			}
+		}
+		if b := m.bind(role, named, name, &errs); b != nil {
 			m.bound[role.Name] = b
 		}
 		if role.Name == "gradients" && m.shared != nil {
@@ -302,14 +311,28 @@ func (m *Model) Gradients(images []float32, n int, units []int32, k int) (logits
 	return logits, grads, nil
 }
 
-// HasTop1 reports whether the model was exported with the top1 signature.
-func (m *Model) HasTop1() bool { return m.has("top1") }
+// TopUnits is the number of units per image the model's top signature picks
+// and explains from one forward pass: 1 for the main SavedModel's top1, the
+// shared-forward size for the shared SavedModel's top signature, 0 when the
+// loaded SavedModel has none.
+func (m *Model) TopUnits() int {
+	switch {
+	case !m.has("top1"):
+		return 0
+	case m.shared != nil:
+		return m.shared.Units
+	}
+	return 1
+}
 
-// Top1Gradients evaluates the top1 signature: each image's highest-scoring unit
-// (ties: the lower index), its logit and d logit / d image, from one forward
-// pass. Same results as TopK(Logits(...), 1) followed by Gradients, for a
-// third less work.
-func (m *Model) Top1Gradients(images []float32, n int) (units []int32, logits, grads []float32, err error) {
+// TopGradients evaluates the top signature: each image's TopUnits
+// highest-scoring units (highest first, ties: the lower index), their logits
+// and d logit / d image, from one forward pass: n*TopUnits units and logits,
+// n*TopUnits*H*W*C gradients, image by image. Same results as
+// TopK(Logits(...), TopUnits) followed by Gradients, without the first
+// forward pass.
+func (m *Model) TopGradients(images []float32, n int) (units []int32, logits, grads []float32, err error) {
+	t := m.TopUnits()
 	in, err := m.imageTensor(images, n)
 	if err != nil {
 		return nil, nil, nil, err
@@ -320,17 +343,18 @@ func (m *Model) Top1Gradients(images []float32, n int) (units []int32, logits, g
 		return nil, nil, nil, err
 	}
 	defer releaseAll(outs)
-	if outs[0].DataType() != tf.Int32 || len(outs[0].Shape()) != 2 || outs[0].Shape()[0] != int64(n) || outs[0].Shape()[1] != 1 {
-		return nil, nil, nil, fmt.Errorf("top1 units have type %v shape %v, want int32 [%d, 1]", outs[0].DataType(), outs[0].Shape(), n)
+	if outs[0].DataType() != tf.Int32 || len(outs[0].Shape()) != 2 || outs[0].Shape()[0] != int64(n) || outs[0].Shape()[1] != int64(t) {
+		return nil, nil, nil, fmt.Errorf("%s units have type %v shape %v, want int32 [%d, %d]",
+			m.bound["top1"].name, outs[0].DataType(), outs[0].Shape(), n, t)
 	}
-	units = make([]int32, n)
+	units = make([]int32, n*t)
 	if _, err := outs[0].WriteContentsTo(&byteWriter{b: int32Bytes(units)}); err != nil {
 		return nil, nil, nil, err
 	}
-	if logits, err = copyFloats(outs[1], n); err != nil {
+	if logits, err = copyFloats(outs[1], n*t); err != nil {
 		return nil, nil, nil, err
 	}
-	if grads, err = copyFloats(outs[2], n*m.pixelsPerImage()); err != nil {
+	if grads, err = copyFloats(outs[2], n*t*m.pixelsPerImage()); err != nil {
 		return nil, nil, nil, err
 	}
 	return units, logits, grads, nil

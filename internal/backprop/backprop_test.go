@@ -209,30 +209,58 @@ func TestCloseTwice(t *testing.T) {
 // separately: the same unit, logit and gradient.
 func TestTop1GradientsMatchTopKThenGradients(t *testing.T) {
 	m := model(t)
-	if !m.HasTop1() {
-		t.Fatal("the test model has no top1 signature: export it again")
+	if m.TopUnits() != 1 {
+		t.Fatalf("the test model's main SavedModel has TopUnits %d, want 1 (top1): export it again", m.TopUnits())
 	}
-	const n = 2
-	images := testImages(m, n)
-	units, logits, grads, err := m.Top1Gradients(images, n)
+	assertTopMatchesTopKThenGradients(t, m, m, 2)
+}
+
+// The shared SavedModel's top signature picks each image's five best units
+// and explains them as the main SavedModel's logits and tiled gradients do.
+func TestSharedTopMatchesTopKThenGradients(t *testing.T) {
+	m := model(t)
+	shared, err := Open(m.Manifest, Options{SharedForward: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := m.Logits(images, n)
+	defer shared.Close()
+	if shared.TopUnits() != 5 {
+		t.Fatalf("shared SavedModel: TopUnits %d, want 5: export it again", shared.TopUnits())
+	}
+	assertTopMatchesTopKThenGradients(t, shared, m, 2)
+}
+
+// assertTopMatchesTopKThenGradients compares top's TopGradients on n images
+// with ref's logits, TopK and tiled gradients: the same units in the same
+// order, logits within 1e-4 relative, gradients within 1e-4 of the largest
+// (float32 summation order of two graphs, the bound of
+// TestGradientsIndependentOfBatch).
+func assertTopMatchesTopKThenGradients(t *testing.T, top, ref *Model, n int) {
+	t.Helper()
+	k := top.TopUnits()
+	images := testImages(ref, n)
+	units, logits, grads, err := top.TopGradients(images, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := method.TopK(all, m.NumClasses(), 1)
+	all, err := ref.Logits(images, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := method.TopK(all, ref.NumClasses(), k)
 	if !slices.Equal(units, want) {
-		t.Fatalf("top1 units %v, TopK says %v", units, want)
+		t.Fatalf("top units %v, TopK says %v", units, want)
 	}
-	wantLogits, wantGrads, err := m.Gradients(images, n, want, 1)
+	wantLogits, wantGrads, err := ref.Gradients(images, n, want, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range n {
+	if len(logits) != n*k || len(grads) != len(wantGrads) {
+		t.Fatalf("%d logits and %d gradient values, want %d and %d", len(logits), len(grads), n*k, len(wantGrads))
+	}
+	for i := range logits {
 		if d := math.Abs(float64(logits[i] - wantLogits[i])); d > 1e-4*math.Abs(float64(wantLogits[i])) {
-			t.Errorf("image %d: logit %g vs %g", i, logits[i], wantLogits[i])
+			t.Errorf("row %d: logit %g vs %g", i, logits[i], wantLogits[i])
 		}
 	}
 	var scale, diff float64
@@ -265,8 +293,8 @@ func TestJoinErrors(t *testing.T) {
 // SavedModel, gives unit by unit what the main SavedModel's tiled signature
 // gives for each unit alone: same logits, same gradients up to float32
 // summation order (two graphs, different batch shapes; the bound of
-// TestGradientsIndependentOfBatch). The shared SavedModel has only the logits
-// and gradients roles besides; the main one does not offer the signature.
+// TestGradientsIndependentOfBatch). The shared SavedModel has only the logits,
+// gradients and top roles besides; the main one does not offer the signature.
 func TestSharedForwardMatchesTiled(t *testing.T) {
 	m := model(t)
 	sf := m.Manifest.Signatures["gradients"].SharedForward
@@ -281,9 +309,9 @@ func TestSharedForwardMatchesTiled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer shared.Close()
-	if shared.SharedUnits() != 5 || shared.HasTop1() || shared.HasGradCAM() {
-		t.Fatalf("shared SavedModel: SharedUnits %d, top1 %v, gradcam %v; want 5, false, false",
-			shared.SharedUnits(), shared.HasTop1(), shared.HasGradCAM())
+	if shared.SharedUnits() != 5 || shared.HasGradCAM() {
+		t.Fatalf("shared SavedModel: SharedUnits %d, gradcam %v; want 5, false",
+			shared.SharedUnits(), shared.HasGradCAM())
 	}
 	images := testImages(m, 2)
 	per := len(images) / 2

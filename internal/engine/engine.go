@@ -22,8 +22,8 @@ import (
 // Model is what the engine needs of a loaded model (*backprop.Model has it):
 // what the methods call, the names of its units, and what its scores are
 // ("logits" or "log_probabilities", manifest.Manifest.OutputKind). A model
-// that is also a method.Top1Model with the top1 signature explains each
-// image's best unit from one forward pass.
+// that is also a method.TopModel with a top signature picks and explains each
+// image's best units from one forward pass.
 type Model interface {
 	method.Model
 	Labels() []string
@@ -144,9 +144,9 @@ func explainLoaded(m Model, b *loaded, cfg Config) []Explanation {
 	var res method.Result
 	var err error
 	computed := time.Now()
-	if fused, top1 := fusedTop1(m, meth, cfg); fused != nil {
-		units, res, err = fused.ExplainTop1(top1, tensor, len(decoded), cfg.rows(m))
-		k = 1
+	if fused, top := fusedTop(m, meth, cfg); fused != nil {
+		units, res, err = fused.ExplainTop(top, tensor, len(decoded), cfg.TopK, cfg.rows(m))
+		k = cfg.TopK
 	} else {
 		units, k, err = chooseUnits(m, tensor, paths, decoded, cfg)
 		if err == nil {
@@ -184,22 +184,28 @@ func (cfg Config) rows(m Model) int {
 	return AutoBatchSize(h, w)
 }
 
-// fusedTop1 returns the method and model as their top1 variants when each
-// image's best unit is wanted and both can find it and explain it in one pass;
-// nil otherwise.
-func fusedTop1(m Model, meth method.Method, cfg Config) (method.Top1, method.Top1Model) {
-	fused, ok := meth.(method.Top1)
-	top1, hasTop1 := m.(method.Top1Model)
-	if !ok || !hasTop1 || !cfg.autoTop1() || !top1.HasTop1() {
+// fusedTop returns the method and model as their top variants when each
+// image's best units are wanted and both can find and explain them in one
+// pass; nil otherwise. A top signature of T units serves K = T, and K below it
+// while its 1 + T passes cost less than the top-K pass plus the K units' own
+// (K > T/2: for T = 5, K = 3 to 5).
+func fusedTop(m Model, meth method.Method, cfg Config) (method.Top, method.TopModel) {
+	fused, ok := meth.(method.Top)
+	top, hasTop := m.(method.TopModel)
+	if !ok || !hasTop || !cfg.autoTop() {
 		return nil, nil
 	}
-	return fused, top1
+	if t := top.TopUnits(); cfg.TopK > t || 2*cfg.TopK <= t {
+		return nil, nil
+	}
+	return fused, top
 }
 
-// autoTop1 tells whether each image's single best unit is wanted, which the
-// model's top1 signature finds and explains in one forward pass.
-func (cfg Config) autoTop1() bool {
-	return cfg.TopK == 1 && len(cfg.Units) == 0 && cfg.UnitsOf == nil
+// autoTop tells whether each image's best units are wanted (neither fixed
+// units nor units per path), which a top signature finds and explains in one
+// forward pass.
+func (cfg Config) autoTop() bool {
+	return len(cfg.Units) == 0 && cfg.UnitsOf == nil
 }
 
 // chooseUnits returns the units to explain for the images in tensor, k per

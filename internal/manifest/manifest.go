@@ -99,6 +99,10 @@ type SharedForward struct {
 	Units     int    `json:"units"`
 	Signature string `json:"signature"`
 	Dir       string `json:"dir"`
+	// Top, when set, names a signature of the same SavedModel with the top1
+	// role's keys that picks each image's Units highest logits (highest first,
+	// ties to the lower index) and explains them from that forward pass.
+	Top string `json:"top,omitempty"`
 }
 
 // SharedRoles are the roles a SharedForward SavedModel has besides its own
@@ -192,6 +196,9 @@ func (m *Manifest) validate() error {
 		if err := sig.SharedForward.check(); err != nil {
 			return fmt.Errorf("signature %q: shared_forward: %w", role.Name, err)
 		}
+		if sf := sig.SharedForward; sf != nil && sf.Top != "" && m.Signatures["top1"].Name == "" {
+			return fmt.Errorf("signature %q: shared_forward: top %q has no top1 signature to take its keys from", role.Name, sf.Top)
+		}
 	}
 	return nil
 }
@@ -206,6 +213,8 @@ func (sf *SharedForward) check() error {
 		return errors.New("no signature name")
 	case sf.Dir == "" || filepath.IsAbs(sf.Dir) || !filepath.IsLocal(sf.Dir):
 		return fmt.Errorf("dir %q is not a folder inside the model's", sf.Dir)
+	case sf.Top != "" && sf.Top == sf.Signature:
+		return fmt.Errorf("top %q is the gradients signature's name", sf.Top)
 	}
 	return nil
 }

@@ -42,7 +42,18 @@ func TestParseSharedForward(t *testing.T) {
 	if sf := m.Signatures["gradients"].SharedForward; sf == nil || *sf != (SharedForward{Units: 5, Signature: "gradients_k5", Dir: "shared"}) {
 		t.Fatalf("shared_forward parsed as %+v", sf)
 	}
+	// With its top signature, which takes its keys from top1's.
+	data = strings.Replace(strings.Replace(data, `"dir": "shared"}`, `"dir": "shared", "top": "top5"}`, 1),
+		`"signatures": {`, `"signatures": {`+top1Signature+`,`, 1)
+	if m, err = Parse([]byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	if sf := m.Signatures["gradients"].SharedForward; sf == nil || sf.Top != "top5" {
+		t.Fatalf("shared_forward parsed as %+v", sf)
+	}
 }
+
+const top1Signature = `"top1": {"name": "top1", "inputs": {"images": "images"}, "outputs": {"units": "units", "logits": "logits", "gradients": "gradients"}}`
 
 func TestParseRejects(t *testing.T) {
 	cases := []struct{ name, from, to, wantErr string }{
@@ -66,6 +77,10 @@ func TestParseRejects(t *testing.T) {
 			`"gradients": "gradients"}, "shared_forward": {"units": 5, "signature": "g5", "dir": "../other"}`, `dir "../other" is not a folder inside`},
 		{"shared_forward at an absolute path", `"gradients": "gradients"}`,
 			`"gradients": "gradients"}, "shared_forward": {"units": 5, "signature": "g5", "dir": "/tmp/x"}`, `dir "/tmp/x" is not a folder inside`},
+		{"shared_forward top without top1", `"gradients": "gradients"}`,
+			`"gradients": "gradients"}, "shared_forward": {"units": 5, "signature": "g5", "dir": "shared", "top": "top5"}`, `top "top5" has no top1 signature`},
+		{"shared_forward top named as its gradients", `"gradients": "gradients"}`,
+			`"gradients": "gradients"}, "shared_forward": {"units": 5, "signature": "g5", "dir": "shared", "top": "g5"}`, `top "g5" is the gradients signature's name`},
 		{"optional role incomplete", `"signatures": {`,
 			`"signatures": {"gradcam": {"name": "gradcam", "inputs": {"images": "images", "units": "units"}, "outputs": {"logits": "logits"}},`,
 			`signature "gradcam" does not name its "activations" output`},

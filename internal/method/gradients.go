@@ -1,6 +1,10 @@
 package method
 
-import "github.com/saliency-tool/saliency/internal/postproc"
+import (
+	"fmt"
+
+	"github.com/saliency-tool/saliency/internal/postproc"
+)
 
 // gradients is the Gradient Backprop of Simonyan, Vedaldi & Zisserman (2013):
 // the map is d logit / d pixel, through the channel filter and reduction
@@ -53,50 +57,58 @@ func inputTimes(m Model, b Batch, ch postproc.Channels, scale func(grad, x []flo
 	return res, err
 }
 
-// Top1 is implemented by methods that can pick each image's highest-scoring
-// unit and explain it from the same forward pass (the model's top1 signature).
-type Top1 interface {
-	ExplainTop1(m Top1Model, images []float32, n, rows int) (units []int32, res Result, err error)
+// Top is implemented by methods that can pick each image's highest-scoring
+// units and explain them from the same forward pass (the model's top
+// signature): k of the TopUnits the model picks, the highest first.
+type Top interface {
+	ExplainTop(m TopModel, images []float32, n, k, rows int) (units []int32, res Result, err error)
 }
 
-// Top1Model is a Model that may have the top1 signature (HasTop1 says whether
-// it has).
-type Top1Model interface {
+// TopModel is a Model that may have a top signature: TopUnits units per image
+// from one forward pass (0: none; see backprop.Model.TopUnits).
+type TopModel interface {
 	Model
-	HasTop1() bool
-	Top1Gradients(images []float32, n int) (units []int32, logits, grads []float32, err error)
+	TopUnits() int
+	TopGradients(images []float32, n int) (units []int32, logits, grads []float32, err error)
 }
 
-func (g gradients) ExplainTop1(m Top1Model, images []float32, n, rows int) ([]int32, Result, error) {
-	return inputTimesTop1(m, images, n, rows, g.channels, nil)
+func (g gradients) ExplainTop(m TopModel, images []float32, n, k, rows int) ([]int32, Result, error) {
+	return inputTimesTop(m, images, n, k, rows, g.channels, nil)
 }
 
-func (g gradxinput) ExplainTop1(m Top1Model, images []float32, n, rows int) ([]int32, Result, error) {
-	return inputTimesTop1(m, images, n, rows, g.channels, timesInput)
+func (g gradxinput) ExplainTop(m TopModel, images []float32, n, k, rows int) ([]int32, Result, error) {
+	return inputTimesTop(m, images, n, k, rows, g.channels, timesInput)
 }
 
-// inputTimesTop1 is inputTimes with the units chosen by the top1 signature, in
-// calls of up to rows images.
-func inputTimesTop1(m Top1Model, images []float32, n, rows int, ch postproc.Channels, scale func(grad, x []float32)) ([]int32, Result, error) {
+// inputTimesTop is inputTimes with the units chosen by the top signature, in
+// calls of up to rows images, keeping each image's first k of its TopUnits.
+func inputTimesTop(m TopModel, images []float32, n, k, rows int, ch postproc.Channels, scale func(grad, x []float32)) ([]int32, Result, error) {
 	h, w, c := m.InputSize()
 	pixels := h * w * c
-	units := make([]int32, 0, n)
-	res := Result{Logits: make([]float32, 0, n), Maps: make([][]float32, 0, n), MapH: h, MapW: w}
+	t := m.TopUnits()
+	if k < 1 || k > t {
+		return nil, Result{}, fmt.Errorf("the top signature picks %d units per image, not %d", t, k)
+	}
+	units := make([]int32, 0, n*k)
+	res := Result{Logits: make([]float32, 0, n*k), Maps: make([][]float32, 0, n*k), MapH: h, MapW: w}
 	per := max(rows, 1)
 	for lo := 0; lo < n; lo += per {
 		hi := min(lo+per, n)
-		us, logits, grads, err := m.Top1Gradients(images[lo*pixels:hi*pixels], hi-lo)
+		us, logits, grads, err := m.TopGradients(images[lo*pixels:hi*pixels], hi-lo)
 		if err != nil {
 			return nil, res, err
 		}
-		units = append(units, us...)
-		res.Logits = append(res.Logits, logits...)
 		for i := range hi - lo {
-			grad := grads[i*pixels : (i+1)*pixels]
-			if scale != nil {
-				scale(grad, images[(lo+i)*pixels:(lo+i+1)*pixels])
+			for j := range k {
+				row := i*t + j
+				units = append(units, us[row])
+				res.Logits = append(res.Logits, logits[row])
+				grad := grads[row*pixels : (row+1)*pixels]
+				if scale != nil {
+					scale(grad, images[(lo+i)*pixels:(lo+i+1)*pixels])
+				}
+				res.Maps = append(res.Maps, ch.Apply(grad, h, w, c))
 			}
-			res.Maps = append(res.Maps, ch.Apply(grad, h, w, c))
 		}
 	}
 	return units, res, nil
