@@ -212,7 +212,15 @@ def _triangle_weights(n_in, n_out):
     return w / w.sum(axis=1, keepdims=True)
 
 
-def resize_input(pixels_u8, height, width):
+# A resized value this close to a half step of the 16-bit grid (in steps) is a
+# tie for rounding: float64 sums in another order differ by ~1e-11 steps
+# (measured: chelsea 640x480 -> 128x128 has 3 values 4e-12 to 1e-11 below a
+# half step, which the Go side rounds up; plain floor(x + 0.5) here took them
+# down, and the trained fashion model's maps moved by 1.3e-4 on average).
+NEAR_TIE = 1e-6
+
+
+def resize_input(pixels_u8, height, width, ties="up"):
     """The documented resize of an input to the model's size: Pillow's
     Image.resize(BILINEAR), not rounded to 8 bits (Pillow's RGB resize rounds
     after each of its two passes) but to the 1/257 grid of 16-bit samples, the
@@ -220,7 +228,8 @@ def resize_input(pixels_u8, height, width):
     Computed in float64 here (_triangle_weights, horizontal pass then vertical,
     as Pillow does) and checked against Pillow itself on float ("F") images,
     whose float32 arithmetic alone would put a value within 1e-5 of a rounding
-    boundary on the wrong side. float32 [height, width, 3]."""
+    boundary on the wrong side. ties="down" rounds values within NEAR_TIE of a
+    half step down instead (test_parity.py, RESIZE_PIXEL_TOL). float32 [height, width, 3]."""
     a = np.asarray(pixels_u8)
     assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3, (a.dtype, a.shape)
     rows = np.tensordot(a.astype(np.float64), _triangle_weights(a.shape[1], width), axes=([1], [1]))
@@ -229,7 +238,13 @@ def resize_input(pixels_u8, height, width):
                                   .resize((width, height), Image.BILINEAR)) for c in range(3)], -1)
     # Pillow's float32 accumulation: measured 1.5e-5 grey levels at most.
     assert np.abs(out - pillow).max() <= 1e-4, f"resize_input is not Pillow's bilinear: {np.abs(out - pillow).max()}"
-    return (np.floor(out * 257 + 0.5) / 257).astype(np.float32)
+    # Half up, a value within NEAR_TIE of a half step counting as one (the Go
+    # side's float sums, in another order, can land on either side of it);
+    # ties="down" takes the lower neighbour at those instead.
+    steps = out * 257
+    if ties == "down":
+        return (np.ceil(steps - 0.5 - NEAR_TIE) / 257).astype(np.float32)
+    return (np.floor(steps + 0.5 + NEAR_TIE) / 257).astype(np.float32)
 
 
 def resize_maps(maps, height, width):
@@ -302,12 +317,92 @@ class GraphReference:
         return picked.numpy(), normalize(np.abs(g.numpy()).mean(-1))
 
 
-def gradcam_maps(model, layer_name, preprocess, x, units):
-    """Grad-CAM (Selvaraju et al. 2017) from its definition, in graph mode, on
-    the test's own Keras model: A = the output of layer (or op) layer_name, alpha_c =
-    spatial mean of d logit_u / d A_c, ReLU(sum_c alpha_c A_c), min-max at the
-    layer's size, then tf.image.resize (bilinear, half-pixel centres) to the
-    input's size. Returns [N, K, H, W]."""
+# The class activation maps from their papers, as functions of the CAM layer's
+# activations A ([N, h, w, C]), the gradients g = d logit / d A ([N, h, w, C],
+# one unit) and that unit's logits S ([N]); each returns the map before
+# normalisation, [N, h, w], in TensorFlow.
+
+def _spatial_sum(t):
+    import tensorflow as tf
+    return tf.reduce_sum(t, axis=(1, 2), keepdims=True)
+
+
+def gradcam_of(acts, g, s):
+    """Selvaraju et al. 2017: alpha_c = spatial mean of g_c; ReLU(sum_c alpha_c A_c)."""
+    import tensorflow as tf
+    return tf.nn.relu(tf.reduce_sum(tf.reduce_mean(g, axis=(1, 2), keepdims=True) * acts, axis=-1))
+
+
+def gradcampp_of(acts, g, s):
+    """Chattopadhay et al. 2018, eq. 19 with Y = exp(S): alpha = g^2 / (2 g^2 +
+    sum_ab A_ab g^3) (0 where 0/0), w_c = sum_ij alpha relu(dY/dA) with dY/dA =
+    exp(S) g, ReLU(sum_c w_c A_c). exp(S) is kept here (the Go side leaves it
+    out, a positive factor of the whole map)."""
+    import tensorflow as tf
+    d2, d3 = g ** 2, g ** 3
+    alpha = tf.math.divide_no_nan(d2, 2.0 * d2 + _spatial_sum(acts) * d3)
+    w = _spatial_sum(alpha * tf.nn.relu(tf.exp(s)[:, None, None, None] * g))
+    return tf.nn.relu(tf.reduce_sum(w * acts, axis=-1))
+
+
+def layercam_of(acts, g, s):
+    """Jiang et al. 2021, eqs. 4-5: ReLU(sum_c ReLU(g_c) A_c), element-wise."""
+    import tensorflow as tf
+    return tf.nn.relu(tf.reduce_sum(tf.nn.relu(g) * acts, axis=-1))
+
+
+def xgradcam_of(acts, g, s):
+    """Fu et al. 2020, eq. 9: alpha_c = sum_xy A_c(x,y) / ||A_c||_1 * g_c(x,y);
+    ReLU(sum_c alpha_c A_c)."""
+    import tensorflow as tf
+    alpha = tf.math.divide_no_nan(_spatial_sum(acts * g), _spatial_sum(tf.abs(acts)))
+    return tf.nn.relu(tf.reduce_sum(alpha * acts, axis=-1))
+
+
+def hirescam_of(acts, g, s):
+    """Draelos & Carin 2020: sum_c g_c A_c element-wise, with Grad-CAM's ReLU."""
+    import tensorflow as tf
+    return tf.nn.relu(tf.reduce_sum(g * acts, axis=-1))
+
+
+def eigencam_of(acts, g, s):
+    """Muhammad & Yeasin 2020: each image's activations [h*w, C], not centred,
+    projected on their first right singular vector (LAPACK's SVD through numpy,
+    float64), with the sign that makes the map's sum positive."""
+    import tensorflow as tf
+    out = []
+    for im in np.asarray(acts, np.float64):
+        m = im.reshape(-1, im.shape[-1])
+        proj = m @ np.linalg.svd(m, full_matrices=False)[2][0]
+        out.append((proj if proj.sum() >= 0 else -proj).reshape(im.shape[:2]))
+    return tf.constant(np.stack(out), tf.float32)
+
+
+CAM_FORMULAS = {"gradcam": gradcam_of, "gradcampp": gradcampp_of, "layercam": layercam_of,
+                "xgradcam": xgradcam_of, "hirescam": hirescam_of, "eigencam": eigencam_of}
+
+
+def cam_maps(model, layer_name, preprocess, x, units, method="gradcam"):
+    """A class activation map (CAM_FORMULAS[method]) from its definition, on the
+    test's own Keras model (cam_layer_maps), min-max normalised at the layer's
+    size, then tf.image.resize (bilinear, half-pixel centres) to the input's
+    size. units: [N, K]. Returns [N, K, H, W]."""
+    return resize_cams(normalize(cam_layer_maps(model, layer_name, preprocess, x, units, method)), x.shape[1:3])
+
+
+def resize_cams(cam, size):
+    """[N, K, h, w] -> [N, K, H, W] by tf.image.resize (bilinear), as the CLI does."""
+    import tensorflow as tf
+    n, k, h, w = cam.shape
+    up = tf.image.resize(cam.reshape(n * k, h, w)[..., None], size, method="bilinear").numpy()[..., 0]
+    return up.reshape(n, k, *size)
+
+
+def cam_layer_maps(model, layer_name, preprocess, x, units, method="gradcam"):
+    """CAM_FORMULAS[method] at the layer's size, before normalisation: A = the
+    output of layer (or op) layer_name of the test's own Keras model and
+    g = d logit_u / d A from TensorFlow's tape in graph mode. units: [N, K].
+    Returns [N, K, h, w]."""
     import keras
     import tensorflow as tf
 
@@ -319,24 +414,24 @@ def gradcam_maps(model, layer_name, preprocess, x, units):
     k = np.asarray(units).shape[1]
 
     @tf.function
-    def cams(x, units):
+    def layer_and_gradients(x, units):
         with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
             tape.watch(x)  # records the forward pass, hence every path from A to the logits
             acts, logits = features(preprocess(x), training=False)
             picked = tf.gather(logits, units, batch_dims=1)
             columns = [tf.reduce_sum(picked[:, j]) for j in range(k)]
-        out = []
-        for c in columns:
-            alpha = tf.reduce_mean(tape.gradient(c, acts), axis=(1, 2), keepdims=True)
-            out.append(tf.nn.relu(tf.reduce_sum(alpha * acts, axis=-1)))
+        grads = [tape.gradient(c, acts) for c in columns]
         del tape
-        return tf.stack(out, axis=1)   # [N, K, h, w]
+        return acts, grads, picked
 
-    cam = normalize(cams(tf.constant(x, tf.float32), tf.constant(np.asarray(units, np.int32))).numpy())
-    n, _, h, w = cam.shape
-    flat = cam.reshape(n * k, h, w)[..., None]
-    up = tf.image.resize(flat, x.shape[1:3], method="bilinear").numpy()[..., 0]
-    return up.reshape(n, k, *x.shape[1:3])
+    acts, grads, picked = layer_and_gradients(tf.constant(x, tf.float32), tf.constant(np.asarray(units, np.int32)))
+    combine = CAM_FORMULAS[method]
+    return np.stack([combine(acts, grads[j], picked[:, j]).numpy() for j in range(k)], axis=1)  # [N, K, h, w]
+
+
+def gradcam_maps(model, layer_name, preprocess, x, units):
+    """Grad-CAM (Selvaraju et al. 2017) from its definition: cam_maps."""
+    return cam_maps(model, layer_name, preprocess, x, units, "gradcam")
 
 
 def compare(results, units, all_logits, maps, map_tol, mean_tol, logit_rtol=1e-4):
@@ -370,6 +465,8 @@ def reference():
     """The reference helpers, for test modules (conftest is not imported directly)."""
     import types
     return types.SimpleNamespace(GraphReference=GraphReference, compare=compare, gradcam_maps=gradcam_maps,
+                                 cam_maps=cam_maps, cam_layer_maps=cam_layer_maps, resize_cams=resize_cams,
+                                 CAM_FORMULAS=CAM_FORMULAS,
                                  normalize=normalize, pixels=pixels, write_photos=write_photos,
                                  photo=photo, PHOTOS=PHOTOS, import_fashion=import_fashion,
                                  manifest_of=manifest_of, CAM_LAYERS=CAM_LAYERS, rebuild=rebuild,

@@ -8,11 +8,15 @@ keras.applications.xception.preprocess_input; fashion: models/fashion.py's
 build_model, the model's own definition, with the weights kept beside the
 export and x / 127.5 - 1 as fashion.py documents it), differentiated in graph
 mode (tf.function). None imports models/export.py or calls an exported
-signature (serving_default included): every logit, gradient and Grad-CAM map
-the CLI prints is compared with Keras' own. Grad-CAM's layer is the one the
+signature (serving_default included): every logit, gradient and class
+activation map the CLI prints is compared with Keras' own. The class activation
+maps (Grad-CAM, Grad-CAM++, LayerCAM, XGrad-CAM, HiResCAM, Eigen-CAM) are
+conftest.CAM_FORMULAS, each written from its paper, on the layer the
 architecture publishes (conftest.CAM_LAYERS: Keras' `block14_sepconv2_act`,
 fashion.py's `exit_relu`), not the manifest's; test_manifest_names_the_cam_layer
-checks the manifest against it. Both models are checked: the random-weight
+checks the manifest against it. Both models pool that layer into a dense layer,
+where Grad-CAM, HiResCAM and XGrad-CAM coincide: tests/test_zoo.py compares
+them one by one on VGG16, whose head is not linear. Both models are checked: the random-weight
 Xception (299x299) and the trained `fashion` model (128x128).
 
 Tolerances: maps (in [0, 1]) max abs diff <= 5e-3 and mean abs diff <= 1e-5;
@@ -202,30 +206,81 @@ def integrated(model, x, units, steps, kind):
     return (x - base) * total, picked - start
 
 
-def gradcam(model, x, units, normalize):
-    """Selvaraju et al. 2017 on the architecture's published CAM layer,
-    normalised (conftest.normalize) at the layer's size and then resized to the
-    input with tf.image.resize (bilinear), in graph mode. units: [N] (one per image)."""
+CAM_METHODS = ("gradcam", "gradcampp", "layercam", "xgradcam", "hirescam", "eigencam")
+
+
+def cam_reference(model, x, units, reference, name):
+    """A class activation map (conftest.CAM_FORMULAS, from the papers) on the
+    architecture's published CAM layer, which must be the one feeding global
+    average pooling in Keras' graph. units: [N] (one per image)."""
     import keras
-    layer = model.cam_layer
-    names = [op.name for op in model.keras.operations]
-    assert layer in names, f"{model.name}: no layer {layer!r} in the rebuilt Keras model"
-    # It is the one feeding global average pooling, found here from Keras' graph.
     pools = [l for l in model.keras.layers if isinstance(l, keras.layers.GlobalAveragePooling2D)]
-    assert pools and pools[-1].input._keras_history.operation.name == layer
-    features = keras.Model(model.keras.inputs, [model.keras.get_layer(layer).output, model.keras.output])
+    assert pools and pools[-1].input._keras_history.operation.name == model.cam_layer
+    return reference.cam_maps(model.keras, model.cam_layer, model.preprocess, x,
+                              np.asarray(units)[:, None], name)[:, 0]
 
-    @tf.function
-    def cams(x, units):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            acts, logits = features(model.preprocess(x), training=False)
-            total = tf.reduce_sum(tf.gather(logits, units, batch_dims=1))
-        alpha = tf.reduce_mean(tape.gradient(total, acts), axis=(1, 2), keepdims=True)
-        return tf.nn.relu(tf.reduce_sum(alpha * acts, axis=-1))
 
-    cam = normalize(cams(tf.constant(x), tf.constant(np.asarray(units, np.int32))).numpy())
-    return tf.image.resize(cam[..., None], x.shape[1:3]).numpy()[..., 0]
+def occlusion(model, x, units, patch, stride, fill):
+    """Zeiler & Fergus 2014 as README "Methods" defines it: a patch x patch
+    square of `fill` at every stride (and at the far edges); each pixel gets the
+    mean, over the positions covering it, of logit(x) - logit(occluded), with
+    its sign. Keras' logits in graph mode, a batch of copies per call."""
+    n, h, w, _ = x.shape
+
+    def starts(size):
+        s = list(range(0, size - patch + 1, stride))
+        return s if s[-1] == size - patch else s + [size - patch]
+
+    windows = [(r, c) for r in starts(h) for c in starts(w)]
+    clean = model.logits(x)[np.arange(n), units]
+    maps = np.zeros((n, h, w))
+    for i in range(n):
+        copies = np.repeat(x[i:i + 1], len(windows), axis=0)
+        for v, (r, c) in enumerate(windows):
+            copies[v, r:r + patch, c:c + patch] = fill
+        drops = clean[i] - np.concatenate([model.logits(copies[lo:lo + 16])[:, units[i]]
+                                           for lo in range(0, len(copies), 16)])
+        total, count = np.zeros((h, w)), np.zeros((h, w))
+        for (r, c), d in zip(windows, drops):
+            total[r:r + patch, c:c + patch] += d
+            count[r:r + patch, c:c + patch] += 1
+        maps[i] = total / count
+    return maps
+
+
+def scorecam(model, x, units, max_channels):
+    """Score-CAM (Wang et al. 2020) as README "Methods" defines it, on Keras'
+    CAM-layer activations: each kept channel (all, or the max_channels with the
+    largest standard deviation over positions) resized to the input with
+    tf.image.resize (bilinear) and min-max normalised is a mask; the weight is
+    softmax(Keras' logits of x * mask)[unit]; ReLU(sum_k w_k A_k) at the
+    layer's size. Returns [N, h, w], before normalisation."""
+    import keras
+    features = keras.Model(model.keras.inputs, model.keras.get_layer(model.cam_layer).output)
+    acts = tf.function(lambda t: features(model.preprocess(t), training=False))(tf.constant(x)).numpy()
+    out = []
+    for i, a in enumerate(acts.astype(np.float64)):
+        c = a.shape[-1]
+        std = a.reshape(-1, c).std(axis=0)
+        kept = np.arange(c) if not max_channels else np.sort(np.argsort(-std, kind="stable")[:max_channels])
+        masks = tf.image.resize(a[..., kept].astype(np.float32), x.shape[1:3]).numpy()   # [H, W, K]
+        masks = masks - masks.min(axis=(0, 1))
+        top = masks.max(axis=(0, 1))
+        masks = np.divide(masks, top, out=np.zeros_like(masks), where=top > 0)
+        masked = x[i][None] * masks.transpose(2, 0, 1)[..., None]                      # [K, H, W, 3]
+        logits = np.concatenate([model.logits(masked[lo:lo + 16]) for lo in range(0, len(masked), 16)])
+        w = tf.nn.softmax(logits.astype(np.float64)).numpy()[:, units[i]]
+        out.append(np.maximum((a[..., kept] * w).sum(-1), 0))
+    return np.stack(out)
+
+
+# Score-CAM: every channel of fashion's 256, Xception's 16 most varying of 2048.
+SCORECAM_CHANNELS = {"xception": 16, "fashion": 0}
+
+
+# Xception: a large patch keeps the reference to 25 forward passes per image;
+# fashion: the defaults (16-pixel patch, stride 8 on 128 x 128: 225 passes).
+OCCLUSION = {"xception": (100, 50, 0.0), "fashion": (16, 8, 0.0)}
 
 
 # ---------------------------------------------------------------- tests
@@ -285,12 +340,69 @@ def test_integrated_gradients_completeness(model, images, cli, tmp_path):
     assert c["gap"] < GAP_TOL
 
 
-def test_gradcam(model, images, cli, reference, tmp_path):
+@pytest.mark.parametrize("name", CAM_METHODS)
+def test_class_activation_maps(model, images, cli, reference, tmp_path, name):
     x = reference.pixels(images)
     units = top1(model, x)
-    results = cli.explain(model.dir, images, tmp_path, "--method", "gradcam")
-    assert_maps(results, gradcam(model, x, units, reference.normalize),
+    results = cli.explain(model.dir, images, tmp_path, "--method", name)
+    assert all(r["maps"][0].endswith(f".saliency.{name}.png") for r in results)
+    assert_maps(results, cam_reference(model, x, units, reference, name),
                 model.logits(x)[np.arange(len(x)), units])
+
+
+def test_occlusion(model, images, cli, reference, tmp_path):
+    x = reference.pixels(images)
+    units = top1(model, x)
+    patch, stride, fill = OCCLUSION[model.name]
+    flags = ["--patch", str(patch), "--stride", str(stride)] if model.name == "xception" else []
+    results = cli.explain(model.dir, images, tmp_path, "--method", "occlusion", *flags)
+    assert all(r["maps"][0].endswith(".saliency.occlusion.png") for r in results)
+    assert_maps(results, reference.normalize(occlusion(model, x, units, patch, stride, fill)),
+                model.logits(x)[np.arange(len(x)), units])
+
+
+def noisy_copies(x, samples, noise, seed):
+    """The CLI's noisy copies (README "Methods"): x + noise * range(x) * z_s."""
+    sigma = (noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))).astype(np.float32)
+    return [x + sigma[:, None, None, None] * splitmix_normals(x[0].size, seed, s).reshape(x.shape[1:])
+            for s in range(samples)]
+
+
+def test_smooth_around_gradcam(model, images, cli, reference, tmp_path):
+    """--smooth N around a class activation map: the mean of the N noisy copies'
+    maps at the layer's size, then normalised and resized; the logits are the
+    clean images'."""
+    x = reference.pixels(images)
+    units = top1(model, x)
+    results = cli.explain(model.dir, images, tmp_path, "--method", "layercam", "--smooth", "3",
+                          "--noise", "0.1", "--seed", "7")
+    assert all(r["method"] == "layercam-smooth" for r in results)
+    raw = [reference.cam_layer_maps(model.keras, model.cam_layer, model.preprocess, c, units[:, None], "layercam")
+           for c in noisy_copies(x, 3, 0.1, 7)]
+    want = reference.resize_cams(reference.normalize(np.mean(raw, axis=0)), x.shape[1:3])[:, 0]
+    assert_maps(results, want, model.logits(x)[np.arange(len(x)), units])
+
+
+def test_vargrad(model, images, cli, reference, tmp_path):
+    """--smooth N --vargrad around gradients: the variance over the N noisy
+    copies of the filtered, reduced map (VarGrad, Adebayo et al. 2018)."""
+    x = reference.pixels(images)
+    units = top1(model, x)
+    results = cli.explain(model.dir, images, tmp_path, "--smooth", "4", "--vargrad", "--noise", "0.2",
+                          "--seed", "3", "--filter", "positive")
+    assert all(r["method"] == "gradients-vargrad" for r in results)
+    maps = [channel_map(model.grads(c, units)[0], "positive") for c in noisy_copies(x, 4, 0.2, 3)]
+    assert_maps(results, reference.normalize(np.var(maps, axis=0)),
+                model.logits(x)[np.arange(len(x)), units])
+
+
+def test_scorecam(model, images, cli, reference, tmp_path):
+    x = reference.pixels(images)
+    units = top1(model, x)
+    n = SCORECAM_CHANNELS[model.name]
+    results = cli.explain(model.dir, images, tmp_path, "--method", "scorecam", "--max-channels", str(n))
+    want = reference.resize_cams(reference.normalize(scorecam(model, x, units, n))[:, None], x.shape[1:3])[:, 0]
+    assert_maps(results, want, model.logits(x)[np.arange(len(x)), units])
 
 
 def test_manifest_names_the_cam_layer(model):

@@ -23,6 +23,14 @@ METHODS = [
     ("integrated", []),
     ("gradxinput", []),
     ("gradcam", []),
+    ("gradcampp", []),
+    ("layercam", []),
+    ("xgradcam", []),
+    ("hirescam", []),
+    ("eigencam", []),
+    ("occlusion", []),
+    ("gradients", ["--smooth", "25"]),
+    ("gradcam", ["--smooth", "25"]),
 ]
 
 
@@ -56,7 +64,8 @@ def main():
             per_image = (time.perf_counter() - t0) / len(names)
         report["seconds_per_image"] = round(per_image, 4)
         rows.append(report)
-        print(f"{name}: done", file=sys.stderr)
+        report["label"] = " ".join([name, *flags])
+        print(f"{report['label']}: done", file=sys.stderr)
 
     r0 = rows[0]
     print(f"{r0['images']} held-out composites, model {args.model} (top-1 accuracy {r0['accuracy']:.3f}), "
@@ -64,7 +73,7 @@ def main():
     print("| method | pointing game | energy in box | energy / uniform | Spearman vs random model | s per image |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| `{r['method']}` | {r['pointing_game']:.3f} | {r['energy_in_box']:.3f} | "
+        print(f"| `{r['label']}` | {r['pointing_game']:.3f} | {r['energy_in_box']:.3f} | "
               f"{r['energy_in_box'] / r['uniform_baseline']:.2f}x | {r.get('randomization_spearman', float('nan')):.3f} | "
               f"{r['seconds_per_image']:.3f} |")
     print(f"| uniform map | {r0['uniform_baseline']:.3f} | {r0['uniform_baseline']:.3f} | 1.00x | | |")

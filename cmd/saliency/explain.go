@@ -77,16 +77,15 @@ channels, normalised to [0, 1] and resized to the image, as a grayscale PNG:
 --method chooses another attribution (outputs then carry its name,
 IMAGE.saliency.<method>[.<unit>].png):
 
-  gradients    d logit / d pixel (Simonyan et al. 2013), the default
-  smoothgrad   mean gradient over --samples noisy copies (Smilkov et al. 2017)
-  integrated   integrated gradients from a --baseline in --steps points
-               (Sundararajan et al. 2017); --json reports the completeness gap
-  gradxinput   gradient times input pixel value
-  gradcam      Grad-CAM on the last convolutional block (Selvaraju et al. 2017)
-
+` + methodList() + `
 For the pixel methods, --filter keeps the absolute (default), positive or
 negative part of each value and --reduce averages (default) or maxes the
-colour channels. Every map is then min-max normalised and resized.
+colour channels. The class activation maps (gradcam and the ones after it)
+are computed on the last convolutional block and keep what their definitions
+keep. --smooth N wraps any method: the mean of its maps over N noisy copies
+(--noise, --seed), or with --vargrad their variance; outputs are then named
+<method>-smooth or <method>-vargrad. Every map is then min-max normalised and
+resized.
 
 Outputs go next to each image unless --out-dir is given; inputs are never
 overwritten. A folder stands for the images in it (--recursive: and in its

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -26,6 +27,12 @@ type methodFlags struct {
 	Seed     uint64
 	Steps    int
 	Baseline string
+	Patch    int
+	Stride   int
+	Fill     float64
+	Smooth   int
+	MaxChan  int
+	VarGrad  bool
 
 	cmd *cobra.Command // to tell which flags the user set
 }
@@ -38,21 +45,58 @@ func (mf *methodFlags) add(cmd *cobra.Command) {
 	f.StringVar(&mf.Filter, "filter", "absolute", "pixel methods: keep the absolute, positive or negative part of each attribution")
 	f.StringVar(&mf.Reduce, "reduce", "mean", "pixel methods: combine a pixel's colour channels by their mean or max")
 	f.IntVar(&mf.Samples, "samples", d.Samples, "smoothgrad: noisy copies per map")
-	f.Float64Var(&mf.Noise, "noise", d.Noise, "smoothgrad: noise standard deviation, as a share of the image's value range")
-	f.Uint64Var(&mf.Seed, "seed", 0, "smoothgrad: seed of the noise")
+	f.Float64Var(&mf.Noise, "noise", d.Noise, "smoothgrad and --smooth: noise standard deviation, as a share of the image's value range")
+	f.Uint64Var(&mf.Seed, "seed", 0, "smoothgrad and --smooth: seed of the noise")
 	f.IntVar(&mf.Steps, "steps", d.Steps, "integrated: points of the trapezoidal rule from baseline to image, both ends included")
 	f.StringVar(&mf.Baseline, "baseline", d.Baseline, "integrated: the path's start: "+strings.Join(method.Baselines, ", "))
+	f.IntVar(&mf.Smooth, "smooth", 0, "any method: average its maps over `N` noisy copies of the image (--noise, --seed; 0: off)")
+	f.BoolVar(&mf.VarGrad, "vargrad", false, "with --smooth: the maps' variance over the copies instead of their mean (VarGrad)")
+	f.IntVar(&mf.MaxChan, "max-channels", 0, "scorecam: weigh only the `N` channels that vary most over the positions (0: all)")
+	f.IntVar(&mf.Patch, "patch", 0, "occlusion: the patch's side in pixels of the model's input (0: 1/8 of its shorter side)")
+	f.IntVar(&mf.Stride, "stride", 0, "occlusion: pixels between patch positions (0: half the patch)")
+	f.Float64Var(&mf.Fill, "fill", 0, "occlusion: the patch's value, in the model's input units (0: black for export.py's models)")
+}
+
+// methodFlagNames are the method flags that only some methods read, in the
+// order reports list them.
+var methodFlagNames = []string{"smooth", "vargrad", "samples", "noise", "seed", "steps", "baseline", "max-channels", "patch", "stride", "fill", "filter", "reduce"}
+
+// reads reports whether the chosen method reads the flag: its own flags, and
+// the noise's when --smooth wraps it.
+func (mf *methodFlags) reads(flag string) bool {
+	switch flag {
+	case "smooth", "vargrad":
+		return true
+	case "noise", "seed":
+		if mf.Smooth > 0 {
+			return true
+		}
+	}
+	return slices.Contains(flagsOf[flag], mf.Name)
+}
+
+// readers says which methods read the flag, for the refusal.
+func (mf *methodFlags) readers(flag string) string {
+	s := strings.Join(flagsOf[flag], ", ")
+	if flag == "noise" || flag == "seed" {
+		s += ", or any method with --smooth"
+	}
+	return s
 }
 
 // flagsOf lists the flags that only some methods read.
 var flagsOf = map[string][]string{
-	"samples":  {"smoothgrad"},
-	"noise":    {"smoothgrad"},
-	"seed":     {"smoothgrad"},
-	"steps":    {"integrated"},
-	"baseline": {"integrated"},
-	"filter":   pixelMethods(),
-	"reduce":   pixelMethods(),
+	"samples":      {"smoothgrad"},
+	"noise":        {"smoothgrad"},
+	"seed":         {"smoothgrad"},
+	"steps":        {"integrated"},
+	"baseline":     {"integrated"},
+	"max-channels": {"scorecam"},
+	"patch":        {"occlusion"},
+	"stride":       {"occlusion"},
+	"fill":         {"occlusion"},
+	"filter":       pixelMethods(),
+	"reduce":       pixelMethods(),
 }
 
 // pixelMethods lists the methods the channel filter and reduction apply to.
@@ -77,9 +121,9 @@ func (mf *methodFlags) build(man *manifest.Manifest) (method.Method, error) {
 		*mf = methodFlags{Name: "gradients", Filter: "absolute", Reduce: "mean",
 			Samples: d.Samples, Noise: d.Noise, Steps: d.Steps, Baseline: d.Baseline}
 	}
-	for _, name := range []string{"samples", "noise", "seed", "steps", "baseline", "filter", "reduce"} {
-		if mf.cmd != nil && mf.cmd.Flags().Changed(name) && !slices.Contains(flagsOf[name], mf.Name) {
-			return nil, usagef("--%s does not apply to --method %s (it is for %s)", name, mf.Name, strings.Join(flagsOf[name], ", "))
+	for _, name := range methodFlagNames {
+		if mf.cmd != nil && mf.cmd.Flags().Changed(name) && !mf.reads(name) {
+			return nil, usagef("--%s does not apply to --method %s (it is for %s)", name, mf.Name, mf.readers(name))
 		}
 	}
 	var p method.Params
@@ -91,7 +135,12 @@ func (mf *methodFlags) build(man *manifest.Manifest) (method.Method, error) {
 		return nil, usageError{fmt.Errorf("--reduce: %w", err)}
 	}
 	p.Samples, p.Noise, p.Seed, p.Steps, p.Baseline = mf.Samples, mf.Noise, mf.Seed, mf.Steps, mf.Baseline
+	p.Patch, p.Stride, p.Fill = mf.Patch, mf.Stride, mf.Fill
+	p.Smooth, p.VarGrad, p.MaxChannels = mf.Smooth, mf.VarGrad, mf.MaxChan
 	m, err := method.New(mf.Name, p)
+	if ic, ok := m.(method.InputChecker); ok && err == nil {
+		err = ic.CheckInput(man.Input.Height, man.Input.Width)
+	}
 	var bad *method.ParamError
 	switch {
 	case errors.As(err, &bad):
@@ -112,10 +161,14 @@ func (mf *methodFlags) params() []report.Param {
 		"filter": mf.Filter, "reduce": mf.Reduce, "samples": strconv.Itoa(mf.Samples),
 		"noise": strconv.FormatFloat(mf.Noise, 'g', -1, 64), "seed": strconv.FormatUint(mf.Seed, 10),
 		"steps": strconv.Itoa(mf.Steps), "baseline": mf.Baseline,
+		"patch": strconv.Itoa(mf.Patch), "stride": strconv.Itoa(mf.Stride),
+		"fill":   strconv.FormatFloat(mf.Fill, 'g', -1, 64),
+		"smooth": strconv.Itoa(mf.Smooth), "vargrad": strconv.FormatBool(mf.VarGrad),
+		"max-channels": strconv.Itoa(mf.MaxChan),
 	}
 	var ps []report.Param
-	for _, name := range []string{"samples", "noise", "seed", "steps", "baseline", "filter", "reduce"} {
-		if slices.Contains(flagsOf[name], mf.Name) {
+	for _, name := range methodFlagNames {
+		if mf.reads(name) && (name != "smooth" && name != "vargrad" || mf.Smooth > 0) {
 			ps = append(ps, report.Param{Name: name, Value: values[name]})
 		}
 	}
@@ -130,4 +183,47 @@ func supports(man *manifest.Manifest, name string) error {
 			name, man.Name, method.Role(name), strings.Join(method.Supported(man), ", "))
 	}
 	return nil
+}
+
+// methodList is --help's table of methods: the pixel methods first, then the
+// class activation maps, each with its line from the registry.
+func methodList() string {
+	names := method.Names()
+	slices.SortStableFunc(names, func(a, b string) int {
+		return cmp.Compare(methodOrder(a), methodOrder(b))
+	})
+	var sb strings.Builder
+	for _, n := range names {
+		line := fmt.Sprintf("  %-11s", n)
+		about, paper := method.About(n)
+		// The paper is one unit: a line is not broken inside "(Fu et al. 2020)".
+		for _, word := range append(strings.Fields(about), "("+paper+")") {
+			if len(line)+1+len(word) > helpWidth {
+				sb.WriteString(line + "\n")
+				line = strings.Repeat(" ", 13)
+			}
+			line += " " + word
+		}
+		sb.WriteString(line + "\n")
+	}
+	return sb.String()
+}
+
+// helpWidth is the width --help's text is wrapped to.
+const helpWidth = 80
+
+// methodOrder puts the default first, the other pixel methods next, then
+// occlusion, and the class activation maps last, Grad-CAM at their head.
+func methodOrder(name string) int {
+	switch {
+	case name == "gradients":
+		return 0
+	case method.PixelWise(name):
+		return 1
+	case name == "occlusion":
+		return 2
+	case name == "gradcam":
+		return 3
+	}
+	return 4
 }

@@ -35,6 +35,13 @@ func TestExplainMethodsNameTheirOutputs(t *testing.T) {
 		{"integrated", []string{"--steps", "8", "--baseline", "blur"}},
 		{"gradxinput", []string{"--filter", "positive", "--reduce", "max"}},
 		{"gradcam", nil},
+		{"gradcampp", nil},
+		{"layercam", nil},
+		{"xgradcam", nil},
+		{"hirescam", nil},
+		{"eigencam", nil},
+		{"occlusion", []string{"--patch", "32", "--fill", "127.5"}},
+		{"scorecam", []string{"--max-channels", "8"}},
 	} {
 		args := append([]string{"explain", "--json", "--overlay", "-m", model, "--method", c.method}, c.flags...)
 		code, stdout, stderr := runMain(t, "", append(args, img)...)
@@ -95,6 +102,15 @@ func TestExplainMethodUsageErrors(t *testing.T) {
 		{[]string{"--method", "integrated", "--steps", "1"}, "--steps must be at least 2"},
 		{[]string{"--method", "integrated", "--baseline", "grey"}, `unknown --baseline "grey"`},
 		{[]string{"--method", "gradcam", "-m", noCAM}, "exported without the gradcam signature"},
+		{[]string{"--method", "layercam", "-m", noCAM}, "exported without the gradcam signature"},
+		{[]string{"--patch", "8"}, "--patch does not apply to --method gradients"},
+		{[]string{"--noise", "0.2"}, "--noise does not apply to --method gradients (it is for smoothgrad, or any method with --smooth)"},
+		{[]string{"--method", "gradcam", "--vargrad"}, "--vargrad needs --smooth 2 or more"},
+		{[]string{"--method", "gradcam", "--smooth", "-2"}, "--smooth must not be negative"},
+		{[]string{"--method", "occlusion", "--patch", "129"}, "--patch 129 is larger than the model's 128x128 input"},
+		{[]string{"--method", "occlusion", "--stride", "-1"}, "--stride must be positive"},
+		{[]string{"--method", "occlusion", "--smooth", "2", "--patch", "200"}, "--patch 200 is larger"},
+		{[]string{"--max-channels", "8"}, "--max-channels does not apply to --method gradients"},
 	} {
 		args := append([]string{"explain", "-m", model}, c.args...)
 		code, stdout, stderr := runMain(t, "", append(args, img)...)
@@ -157,4 +173,38 @@ func TestExplainSameStemNamesTheFlag(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
 	}
 	assertDir(t, dir, "a.jpg", "a.png", "a.saliency.png")
+}
+
+// --smooth and --vargrad name their outputs after the method they wrap, so
+// they sit beside its plain maps; a folder run takes neither for an input.
+func TestExplainSmoothedOutputs(t *testing.T) {
+	model := fashionModel(t)
+	dir := t.TempDir()
+	img := filepath.Join(dir, "item.png")
+	writePNG(t, img, 50, 40, 1)
+	for _, c := range []struct {
+		flags []string
+		tag   string
+	}{
+		{[]string{"--method", "gradcam"}, "gradcam"},
+		{[]string{"--method", "gradcam", "--smooth", "3", "--noise", "0.1", "--seed", "4"}, "gradcam-smooth"},
+		{[]string{"--smooth", "3", "--vargrad"}, "gradients-vargrad"},
+	} {
+		args := append(append([]string{"explain", "--json", "-m", model}, c.flags...), img)
+		code, stdout, stderr := runMain(t, "", args...)
+		var r struct {
+			Method string
+			Maps   []string
+		}
+		if code != exitOK || json.Unmarshal([]byte(stdout), &r) != nil {
+			t.Fatalf("%v: exit %d, %s %s", c.flags, code, stdout, stderr)
+		}
+		if want := filepath.Join(dir, "item.saliency."+c.tag+".png"); r.Method != c.tag || len(r.Maps) != 1 || r.Maps[0] != want {
+			t.Errorf("%v: method %q, maps %v; want %q, %s", c.flags, r.Method, r.Maps, c.tag, want)
+		}
+	}
+	code, stdout, stderr := runMain(t, "", "explain", "-m", model, "--json", "--skip-existing", dir)
+	if code != exitOK || strings.Count(stdout, "\n") != 1 {
+		t.Errorf("folder run: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -108,7 +109,7 @@ func writeModelTable(opts *ModelsOptions, records []modelRecord, path []string) 
 			name += " (shadowed)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%dx%d\t%d\t%s\t%s\t%s\t%s\n", name, r.Architecture, r.Height, r.Width,
-			r.Classes, r.Scores, shorten(r.Weights, 28), strings.Join(r.Methods, ","), r.Path)
+			r.Classes, r.Scores, shorten(r.Weights, 28), methodsColumn(r.Methods), r.Path)
 	}
 	tw.Flush()
 }
@@ -120,4 +121,22 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// methodsColumn is the table's short form of a model's methods: "all", or
+// "all but" the few it lacks (--json lists them in full).
+func methodsColumn(supported []string) string {
+	var missing []string
+	for _, n := range method.Names() {
+		if !slices.Contains(supported, n) {
+			missing = append(missing, n)
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		return "all"
+	case len(missing) < len(supported):
+		return "all but " + strings.Join(missing, ",")
+	}
+	return strings.Join(supported, ",")
 }

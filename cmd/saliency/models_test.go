@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/saliency-tool/saliency/internal/method"
 )
 
 // `saliency models` lists what --model NAME finds: the real exported model, a
@@ -56,5 +58,28 @@ func TestModelsListsTheSearchPath(t *testing.T) {
 	code, stdout, stderr = runMain(t, "", "models", "--json")
 	if code != exitFailed || !strings.Contains(stderr, filepath.Join(root, "broken")) || !strings.Contains(stdout, `"name":"xception"`) {
 		t.Errorf("broken model: exit %d, stderr %q, stdout %q", code, stderr, stdout)
+	}
+}
+
+func TestMethodsColumn(t *testing.T) {
+	all := method.Names()
+	var noCAM []string
+	for _, n := range all {
+		if method.Role(n) != "gradcam" {
+			noCAM = append(noCAM, n)
+		}
+	}
+	noOcclusion := slices.DeleteFunc(slices.Clone(all), func(n string) bool { return n == "occlusion" })
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{all, "all"},
+		{noOcclusion, "all but occlusion"},
+		{noCAM, strings.Join(noCAM, ",")}, // more missing than present: the list itself
+	} {
+		if got := methodsColumn(c.in); got != c.want {
+			t.Errorf("methodsColumn(%v) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -61,10 +61,104 @@ func TestCAMMapByHand(t *testing.T) {
 	// Two positions, two channels. alpha = (mean of grads) = (1, -1).
 	acts := []float32{3, 1, 1, 2}
 	grads := []float32{2, -1, 0, -1}
-	got := camMap(acts, grads, 2, 2)
+	got := gradCAMMap(acts, grads, 2, 2)
 	want := []float32{2, 0} // relu(3-1) = 2, relu(1-2) = 0
 	if !slices.Equal(got, want) {
-		t.Fatalf("camMap = %v, want %v", got, want)
+		t.Fatalf("gradCAMMap = %v, want %v", got, want)
+	}
+}
+
+// The class activation maps on the same two positions x two channels by hand:
+// A = [[3, 1], [1, 2]], g = [[2, -1], [0, -1]] (rows are positions).
+func TestCAMFamilyByHand(t *testing.T) {
+	acts := []float32{3, 1, 1, 2}
+	grads := []float32{2, -1, 0, -1}
+	golden := (1 + math.Sqrt(5)) / 2
+	// A A^T = [[10, 5], [5, 5]]: lambda1 = (15 + 5 sqrt 5) / 2, u1 ~ (1, 1/golden),
+	// and A v1 = sqrt(lambda1) u1.
+	l1 := (15 + 5*math.Sqrt(5)) / 2
+	u := []float64{1, 1 / golden}
+	n := math.Hypot(u[0], u[1])
+	eigen := []float32{float32(math.Sqrt(l1) * u[0] / n), float32(math.Sqrt(l1) * u[1] / n)}
+	for _, c := range []struct {
+		name string
+		f    camFunc
+		want []float32
+	}{
+		// relu(2)*3 + relu(-1)*1 = 6; 0*1 + 0*2 = 0.
+		{"layercam", layerCAMMap, []float32{6, 0}},
+		// 2*3 - 1*1 = 5; 0*1 - 1*2 = -2 -> 0.
+		{"hirescam", hiResCAMMap, []float32{5, 0}},
+		// ||A_0||_1 = 4, ||A_1||_1 = 3: w = ((3*2 + 1*0)/4, (1*-1 + 2*-1)/3) = (1.5, -1);
+		// 1.5*3 - 1 = 3.5; 1.5*1 - 2 = -0.5 -> 0.
+		{"xgradcam", xGradCAMMap, []float32{3.5, 0}},
+		// Channel 0: sum A = 4; at p0 g = 2: alpha = 4 / (2*4 + 4*8) = 0.1, times
+		// relu(g) = 0.2; at p1 g = 0 adds nothing. Channel 1: g < 0, w = 0.
+		// Map = 0.2 * A_0 = (0.6, 0.2).
+		{"gradcampp", gradCAMPPMap, []float32{0.6, 0.2}},
+		{"eigencam", eigenCAMMap, eigen},
+	} {
+		got := c.f(acts, grads, 2, 2)
+		for p := range got {
+			if math.Abs(float64(got[p]-c.want[p])) > 1e-6 {
+				t.Errorf("%s = %v, want %v", c.name, got, c.want)
+				break
+			}
+		}
+	}
+}
+
+// Eigen-CAM's sign is fixed by the map, not by the solver: -A gives A's map;
+// more positions than channels takes the other Gram matrix and gives the same
+// projection.
+func TestEigenCAMSignAndShape(t *testing.T) {
+	want := eigenCAMMap([]float32{3, 1, 1, 2}, nil, 2, 2)
+	neg := eigenCAMMap([]float32{-3, -1, -1, -2}, nil, 2, 2)
+	tall := eigenCAMMap([]float32{3, 1, 1, 2, 0, 0}, nil, 3, 2)
+	for p := range want {
+		if math.Abs(float64(neg[p]-want[p])) > 1e-6 || math.Abs(float64(tall[p]-want[p])) > 1e-6 {
+			t.Fatalf("eigencam: A %v, -A %v, A with a zero row %v", want, neg, tall)
+		}
+	}
+	if tall[2] != 0 {
+		t.Errorf("eigencam: a zero row maps to %g", tall[2])
+	}
+	if z := eigenCAMMap(make([]float32, 6), nil, 3, 2); slices.Max(z) != 0 || slices.Min(z) != 0 {
+		t.Errorf("eigencam of zeros = %v", z)
+	}
+}
+
+func TestOcclusionWindows(t *testing.T) {
+	for _, c := range []struct {
+		n, patch, stride int
+		want             []int
+	}{
+		{10, 4, 3, []int{0, 3, 6}},             // 6 + 4 = 10: the far edge is reached
+		{10, 4, 4, []int{0, 4, 6}},             // 8 + 4 > 10: the last start is added
+		{10, 4, 1, []int{0, 1, 2, 3, 4, 5, 6}}, // PAIR's positions
+		{10, 10, 5, []int{0}},
+	} {
+		if got := windowStarts(c.n, c.patch, c.stride); !slices.Equal(got, c.want) {
+			t.Errorf("windowStarts(%d, %d, %d) = %v, want %v", c.n, c.patch, c.stride, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		o                   occlusion
+		h, w, patch, stride int
+	}{
+		{occlusion{}, 299, 299, 37, 18},
+		{occlusion{}, 128, 96, 12, 6},
+		{occlusion{}, 7, 5, 1, 1},
+		{occlusion{patch: 15, stride: 1}, 128, 128, 15, 1},
+		{occlusion{patch: 16}, 128, 128, 16, 8},
+	} {
+		patch, stride, err := c.o.occlusionGeometry(c.h, c.w)
+		if err != nil || patch != c.patch || stride != c.stride {
+			t.Errorf("%+v on %dx%d: patch %d stride %d (%v), want %d %d", c.o, c.w, c.h, patch, stride, err, c.patch, c.stride)
+		}
+	}
+	if _, _, err := (occlusion{patch: 97}).occlusionGeometry(128, 96); err == nil {
+		t.Error("a patch wider than the input was accepted")
 	}
 }
 

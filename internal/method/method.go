@@ -7,8 +7,10 @@
 // inputs the method's definition needs (noisy copies, points on a path), send them
 // to TensorFlow in calls of up to Batch.Rows image-unit rows (or Batch.Rows
 // images, when the model explains five units of an image from one forward pass:
-// sweep.go), and combine the gradients that come back. gradcam reads the model's gradcam signature. A method
-// sees the model through the Model interface, in Go types only.
+// sweep.go), and combine the gradients that come back. The class activation
+// maps (cam.go) read the model's gradcam signature; occlusion and Score-CAM
+// also send masked copies through its logits. A method sees the model through
+// the Model interface, in Go types only.
 package method
 
 import (
@@ -109,6 +111,15 @@ type Params struct {
 
 	Steps    int    // integrated: points of the trapezoidal rule, ends included
 	Baseline string // integrated: black, white or blur
+
+	Smooth  int  // any method: noisy copies to average the maps over (0: none)
+	VarGrad bool // any method, with Smooth: the maps' variance instead of their mean
+
+	MaxChannels int // scorecam: weigh only this many channels, those varying most over the positions (0: all)
+
+	Patch  int     // occlusion: the patch's side in pixels (0: 1/8 of the input's shorter side)
+	Stride int     // occlusion: pixels between positions (0: half the patch)
+	Fill   float64 // occlusion: the patch's value, in the model's input units
 }
 
 // DefaultParams are the command line's defaults: PAIR saliency's SmoothGrad
@@ -117,40 +128,68 @@ func DefaultParams() Params {
 	return Params{Samples: 25, Noise: 0.15, Steps: 64, Baseline: "black"}
 }
 
-var constructors = map[string]func(Params) (Method, error){
-	"gradients":  newGradients,
-	"smoothgrad": newSmoothGrad,
-	"integrated": newIntegrated,
-	"gradxinput": newGradXInput,
-	"gradcam":    newGradCAM,
+// method is one registry line: how to build the method, the signature role it
+// calls, whether the pixel filter and reduction apply, and the line --help
+// shows (what it computes and its paper).
+type method struct {
+	build func(Params) (Method, error)
+	role  string
+	pixel bool
+	about string
+	paper string
+}
+
+var registry = map[string]method{
+	"gradients":  {newGradients, "gradients", true, "d logit / d pixel, the default", "Simonyan et al. 2013"},
+	"smoothgrad": {newSmoothGrad, "gradients", true, "mean gradient over --samples noisy copies", "Smilkov et al. 2017"},
+	"integrated": {newIntegrated, "gradients", true, "integrated gradients from a --baseline in --steps points; --json reports the completeness gap", "Sundararajan et al. 2017"},
+	"gradxinput": {newGradXInput, "gradients", true, "gradient times input pixel value", "Shrikumar et al. 2016"},
+	"gradcam":    {newGradCAM, "gradcam", false, "Grad-CAM: channels weighted by their mean gradient", "Selvaraju et al. 2017"},
+	"gradcampp":  {newGradCAMPP, "gradcam", false, "Grad-CAM++: weights from higher-order gradient terms", "Chattopadhay et al. 2018"},
+	"layercam":   {newLayerCAM, "gradcam", false, "LayerCAM: each activation times its positive gradient", "Jiang et al. 2021"},
+	"xgradcam":   {newXGradCAM, "gradcam", false, "XGrad-CAM: gradients averaged with activation weights", "Fu et al. 2020"},
+	"hirescam":   {newHiResCAM, "gradcam", false, "HiResCAM: each activation times its gradient", "Draelos & Carin 2020"},
+	"eigencam":   {newEigenCAM, "gradcam", false, "Eigen-CAM: first singular component of the block, no gradient", "Muhammad & Yeasin 2020"},
+	"scorecam":   {newScoreCAM, "gradcam", false, "Score-CAM: each channel weighted by the unit's softmax score on the image masked by it; no gradient; --max-channels N for the faster variant", "Wang et al. 2020"},
+	"occlusion":  {newOcclusion, "logits", false, "mean drop of the logit under a sliding --patch of --fill, every --stride pixels; forward passes only", "Zeiler & Fergus 2014"},
 }
 
 // Names lists the methods New knows, sorted.
 func Names() []string {
-	names := make([]string, 0, len(constructors))
-	for n := range constructors {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
 }
 
+// Known reports whether name is a method New builds, wrapped (gradcam-smooth)
+// or not.
+func Known(name string) bool {
+	_, ok := registry[Base(name)]
+	return ok
+}
+
+// About is the method's one-line description for --help, and its paper
+// ("Authors year").
+func About(name string) (about, paper string) { return registry[name].about, registry[name].paper }
+
 // New returns the method called name with its parameters checked.
 func New(name string, p Params) (Method, error) {
-	c, ok := constructors[name]
+	c, ok := registry[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown method %q (want one of %v)", name, Names())
 	}
-	return c(p)
+	m, err := c.build(p)
+	if err != nil {
+		return nil, err
+	}
+	return smooth(m, p)
 }
 
 // Role is the manifest signature role (manifest.Roles) the method calls.
-func Role(name string) string {
-	if name == "gradcam" {
-		return "gradcam"
-	}
-	return "gradients"
-}
+func Role(name string) string { return registry[Base(name)].role }
 
 // Supported lists, sorted, the methods a model can run: those whose signature
 // its manifest names.
@@ -162,6 +201,12 @@ func Supported(man *manifest.Manifest) []string {
 		}
 	}
 	return names
+}
+
+// InputChecker is a method whose parameters must fit the model's input size
+// (occlusion's patch); CheckInput then says whether they do.
+type InputChecker interface {
+	CheckInput(h, w int) error
 }
 
 // ParamError is a parameter outside what its method accepts. Its message names
@@ -186,4 +231,4 @@ func (e *ParamError) Named(name string) string {
 
 // PixelWise reports whether the method attributes to input pixels and channels,
 // so that --filter and --reduce apply to it.
-func PixelWise(name string) bool { return name != "gradcam" }
+func PixelWise(name string) bool { return registry[Base(name)].pixel }

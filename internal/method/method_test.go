@@ -299,10 +299,11 @@ func meanOf(xs []float64) float64 {
 	return total / float64(len(xs))
 }
 
-// Grad-CAM's maps are at the last block's size and non-negative; the trained
-// model's maps of its top units are not constant. (A random model's weighted
-// sum can be negative everywhere, which the ReLU turns into a zero map.)
-func TestGradCAMMaps(t *testing.T) {
+// The class activation maps are at the last block's size and non-negative;
+// the trained model's maps of its top units are not constant. (A random
+// model's weighted sum can be negative everywhere, which the ReLU turns into a
+// zero map.) Eigen-CAM ignores the unit: an image's two units share its map.
+func TestClassActivationMaps(t *testing.T) {
 	for _, name := range []string{"xception", "fashion"} {
 		m := model(t, name)
 		if !m.HasGradCAM() {
@@ -315,16 +316,26 @@ func TestGradCAMMaps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b.Units, b.K = TopK(logits, m.NumClasses(), 1), 1
+			b.Units = TopK(logits, m.NumClasses(), 2)
 		}
-		res := explain(t, "gradcam", Params{}, m, b)
-		h, _, _ := m.InputSize()
-		if res.MapH >= h/8 || res.MapH < 2 {
-			t.Errorf("%s: gradcam map %dx%d for a %d-pixel input", name, res.MapW, res.MapH, h)
-		}
-		for row, mp := range res.Maps {
-			if slices.Min(mp) < 0 || (name == "fashion" && slices.Max(mp) == slices.Min(mp)) {
-				t.Errorf("%s row %d: gradcam map in [%g, %g]", name, row, slices.Min(mp), slices.Max(mp))
+		for _, meth := range Names() {
+			if Role(meth) != "gradcam" {
+				continue
+			}
+			// Score-CAM on its 16 most varying channels: all 2048 of Xception's
+			// would take 4096 forward passes here.
+			res := explain(t, meth, Params{MaxChannels: 16}, m, b)
+			h, _, _ := m.InputSize()
+			if res.MapH >= h/8 || res.MapH < 2 {
+				t.Errorf("%s %s: map %dx%d for a %d-pixel input", name, meth, res.MapW, res.MapH, h)
+			}
+			for row, mp := range res.Maps {
+				if slices.Min(mp) < 0 || (name == "fashion" && slices.Max(mp) == slices.Min(mp)) {
+					t.Errorf("%s %s row %d: map in [%g, %g]", name, meth, row, slices.Min(mp), slices.Max(mp))
+				}
+			}
+			if meth == "eigencam" && !slices.Equal(res.Maps[0], res.Maps[1]) {
+				t.Errorf("%s eigencam: units 0 and 1 of an image have different maps", name)
 			}
 		}
 	}
@@ -343,6 +354,118 @@ func TestNewRefusesBadParameters(t *testing.T) {
 	} {
 		if _, err := New(c.name, c.p); err == nil {
 			t.Errorf("New(%s, %+v) accepted", c.name, c.p)
+		}
+	}
+}
+
+// Both test models end in a dense layer over the global average of a ReLU
+// block, so d logit / d A_c(p) = W_cu / positions at every p: Grad-CAM,
+// HiResCAM and XGrad-CAM are then the same map (the ReLU of CAM), computed
+// three different ways; LayerCAM, Grad-CAM++ and Eigen-CAM are not.
+func TestCAMsCoincideOnPooledLinearHeads(t *testing.T) {
+	for _, name := range []string{"xception", "fashion"} {
+		m := model(t, name)
+		b := batch(m, 2, 0, 1)
+		if name == "fashion" {
+			b.Images = heldOut(t, m, 2)
+		}
+		want := explain(t, "gradcam", Params{}, m, b)
+		for _, meth := range []string{"hirescam", "xgradcam"} {
+			got := explain(t, meth, Params{}, m, b)
+			for row := range want.Maps {
+				scale := float64(slices.Max(want.Maps[row]))
+				for p, v := range got.Maps[row] {
+					if d := math.Abs(float64(v - want.Maps[row][p])); d > 1e-5*scale {
+						t.Fatalf("%s %s row %d position %d: %g, gradcam %g", name, meth, row, p, v, want.Maps[row][p])
+					}
+				}
+			}
+		}
+	}
+}
+
+// A patch as large as the input hides all of it: every pixel's drop is the
+// logit of the image minus the logit of an image of the fill value, which the
+// logits signature gives directly; with a patch of half the input and a
+// stride of half that, the map is not flat.
+func TestOcclusionOfTheWholeImage(t *testing.T) {
+	m := model(t, "fashion")
+	h, w, c := m.InputSize()
+	b := batch(m, 2, 0, 1)
+	b.Images = heldOut(t, m, 2)
+	res := explain(t, "occlusion", Params{Patch: min(h, w), Fill: 127}, m, b)
+	filled := make([]float32, h*w*c)
+	for p := range filled {
+		filled[p] = 127
+	}
+	clean, err := m.Logits(b.Images, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gray, err := m.Logits(filled, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := m.NumClasses()
+	for row, mp := range res.Maps {
+		i, u := row/b.K, b.Units[row]
+		want := clean[i*classes+int(u)] - gray[u]
+		if res.Logits[row] != clean[i*classes+int(u)] {
+			t.Errorf("row %d: logit %g, want %g", row, res.Logits[row], clean[i*classes+int(u)])
+		}
+		if slices.Min(mp) != slices.Max(mp) || math.Abs(float64(mp[0]-want)) > 1e-5*max(1, math.Abs(float64(want))) {
+			t.Errorf("row %d: map in [%g, %g], want %g everywhere", row, slices.Min(mp), slices.Max(mp), want)
+		}
+	}
+	res = explain(t, "occlusion", Params{Patch: h / 2, Stride: h / 4}, m, b)
+	if res.MapH != h || res.MapW != w {
+		t.Fatalf("occlusion map %dx%d, want the input's %dx%d", res.MapW, res.MapH, w, h)
+	}
+	for row, mp := range res.Maps {
+		if slices.Max(mp) == slices.Min(mp) {
+			t.Errorf("row %d: a flat map, %g", row, slices.Min(mp))
+		}
+	}
+}
+
+// --smooth wraps any method: one copy without noise is the method itself, and
+// the variance of copies without noise is zero; the names say what was wrapped.
+func TestSmoothWrapsAnyMethod(t *testing.T) {
+	m := model(t, "fashion")
+	b := batch(m, 2, 3, 5)
+	b.Images = heldOut(t, m, 2)
+	for _, name := range []string{"gradients", "gradcam", "integrated"} {
+		p := DefaultParams()
+		p.Steps = 4
+		plain := explain(t, name, p, m, b)
+		p.Smooth, p.Noise = 1, 0
+		meth, err := New(name, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if meth.Name() != name+"-smooth" || Base(meth.Name()) != name || !Known(meth.Name()) || Role(meth.Name()) != Role(name) {
+			t.Errorf("%s: wrapped name %q, base %q", name, meth.Name(), Base(meth.Name()))
+		}
+		one := explain(t, name, p, m, b)
+		for row := range plain.Maps {
+			// The logits come from the logits signature, the plain method's from
+			// its own: equal to float32 rounding of two graphs.
+			dl := math.Abs(float64(one.Logits[row] - plain.Logits[row]))
+			if d := maxAbsDiff(one.Maps[row], plain.Maps[row]); d > 1e-6*float64(slices.Max(plain.Maps[row])) || dl > 1e-5*math.Abs(float64(plain.Logits[row])) {
+				t.Errorf("%s row %d: --smooth 1 --noise 0 differs by %g (logit %g vs %g)", name, row, d, one.Logits[row], plain.Logits[row])
+			}
+		}
+		p.Smooth, p.VarGrad = 3, true
+		zero := explain(t, name, p, m, b)
+		for row, mp := range zero.Maps {
+			if float64(slices.Max(mp)) > 1e-6*float64(slices.Max(plain.Maps[row])) {
+				t.Errorf("%s row %d: variance without noise up to %g", name, row, slices.Max(mp))
+			}
+		}
+	}
+	for _, p := range []Params{{Smooth: 1, VarGrad: true}, {Smooth: -1}, {Smooth: 2, Noise: -0.1}} {
+		if _, err := New("gradcam", p); err == nil {
+			t.Errorf("%+v accepted", p)
 		}
 	}
 }

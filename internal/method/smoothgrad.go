@@ -38,15 +38,7 @@ func (s smoothgrad) Explain(m Model, b Batch) (Result, error) {
 		noise[k] = make([]float32, pixels)
 		normals(noise[k], s.seed, k)
 	}
-	sigma := make([]float32, b.N)
-	for i := range sigma {
-		x := b.image(i, pixels)
-		lo, hi := x[0], x[0]
-		for _, v := range x {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		sigma[i] = float32(s.noise) * (hi - lo)
-	}
+	sigma := noiseScales(b, pixels, s.noise)
 	sums := make([][]float32, b.N*b.K)
 	err := sweep(m, b.N*s.samples, b.K, b.Rows,
 		func(v int) []int32 { return b.unitsOf(v / s.samples) },
@@ -76,15 +68,36 @@ func (s smoothgrad) Explain(m Model, b Batch) (Result, error) {
 		res.Maps[row] = s.channels.Apply(sum, h, w, c)
 	}
 	// The logits of the clean images: one forward pass, cheap next to the sweep.
+	return res, cleanLogits(m, b, res.Logits)
+}
+
+// noiseScales is each image's noise standard deviation: noise times the range
+// of its values.
+func noiseScales(b Batch, pixels int, noise float64) []float32 {
+	sigma := make([]float32, b.N)
+	for i := range sigma {
+		x := b.image(i, pixels)
+		lo, hi := x[0], x[0]
+		for _, v := range x {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		sigma[i] = float32(noise) * (hi - lo)
+	}
+	return sigma
+}
+
+// cleanLogits fills dst (N*K) with the batch's units' logits on the images
+// themselves: one forward pass.
+func cleanLogits(m Model, b Batch, dst []float32) error {
 	logits, err := m.Logits(b.Images, b.N)
 	if err != nil {
-		return res, err
+		return err
 	}
 	classes := len(logits) / b.N
 	for i := range b.N {
 		for j, u := range b.unitsOf(i) {
-			res.Logits[i*b.K+j] = logits[i*classes+int(u)]
+			dst[i*b.K+j] = logits[i*classes+int(u)]
 		}
 	}
-	return res, nil
+	return nil
 }

@@ -12,7 +12,6 @@ package output
 
 import (
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -84,7 +83,7 @@ func readTag(n *Name, tag string) bool {
 		n.Unit, n.HasUnit = u, true
 		return true
 	}
-	if !slices.Contains(method.Names(), first) {
+	if !method.Known(first) {
 		return false
 	}
 	n.Method = first
