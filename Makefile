@@ -28,7 +28,7 @@ GO_LDFLAGS := -X main.version=$(VERSION)
 
 GO_SOURCES := $(shell find cmd internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help python setup build test test-go test-python demo bench scaling compare clean distclean apt venv binding models \
+.PHONY: help python setup build test test-go test-python demo bench scaling compare clean distclean apt venv binding models peers \
 	install uninstall dist
 
 help: ## list the targets
@@ -121,15 +121,17 @@ test: setup test-go test-python ## set up, then run every test
 TEST_ENV = SALIENCY_TEST_MODEL=$(MODELS)/xception SALIENCY_RESIZE_REFERENCE=$(CURDIR)/build/reference/resize.json \
 	SALIENCY_COLORMAP_REFERENCE=$(CURDIR)/build/reference/colormaps.json \
 	SALIENCY_TEST_FASHION=$(MODELS)/fashion SALIENCY_TEST_COMPOSITES=$(HELDOUT) \
-	SALIENCY_TEST_GOAL_COMPOSITES=$(GOALSET)
+	SALIENCY_TEST_GOAL_COMPOSITES=$(GOALSET) \
+	SALIENCY_FELZENSZWALB_REFERENCE=$(CURDIR)/build/reference/felzenszwalb.json
 
 # The packages that must build, vet and test without cgo (README, "How the code
 # is laid out"); the others but backprop and cmd/saliency build without it.
 PURE_GO = ./internal/output ./internal/inputs ./internal/postproc ./internal/render \
 	./internal/imageio ./internal/evaluate ./internal/manifest ./internal/jsonnum ./internal/report \
-	./internal/hostcpu
+	./internal/hostcpu ./internal/segment
 
-test-go: build/reference/resize.json build/reference/colormaps.json $(HELDOUT)/boxes.json $(GOALSET)/boxes.json
+test-go: build/reference/resize.json build/reference/colormaps.json build/reference/felzenszwalb.json \
+	$(HELDOUT)/boxes.json $(GOALSET)/boxes.json
 	$(TEST_ENV) $(CGO_ENV) $(GO) vet ./...
 	$(TEST_ENV) CGO_ENABLED=0 $(GO) vet $(PURE_GO)
 	CGO_ENABLED=0 $(GO) build ./internal/engine ./internal/method
@@ -147,10 +149,24 @@ build/reference/colormaps.json: tests/reference/colormaps.py $(VENV)/.stamp
 	mkdir -p $(@D)
 	$(VPY) tests/reference/colormaps.py $@
 
-test-python:
+# scikit-image's Felzenszwalb segmentations (the release bench/requirements.txt
+# pins, which PAIR's XRAI runs with), for segment's Go test; .venv has no
+# scikit-image, the peers' venv has.
+build/reference/felzenszwalb.json: tests/reference/felzenszwalb.py bench/requirements.txt \
+		testdata/astronaut.jpg testdata/chelsea.jpg | peers
+	mkdir -p $(@D)
+	$(PEERS_PY) tests/reference/felzenszwalb.py $@
+
+test-python: peers
 	SALIENCY_BIN=$(CURDIR)/bin/saliency SALIENCY_TEST_MODEL=$(MODELS)/xception \
-		SALIENCY_TEST_FASHION=$(MODELS)/fashion TF_CPP_MIN_LOG_LEVEL=2 \
+		SALIENCY_TEST_FASHION=$(MODELS)/fashion SALIENCY_PEERS_PYTHON=$(PEERS_PY) TF_CPP_MIN_LOG_LEVEL=2 \
 		$(VPY) -m pytest -q -s tests
+
+# The Python peers (tf-keras-vis, PAIR saliency, tf-keras) in their own venv,
+# beside .venv (bench/venv.sh): the peers' parity tests run them, as does make bench.
+PEERS_PY := $(CURDIR)/build/bench/venv/bin/python
+peers: venv ## the Python peers' venv (build/bench/venv), for their parity tests and the bench
+	bench/venv.sh
 
 # WEIGHTS=imagenet explains the photos in testdata/ with ImageNet Xception
 # instead (Keras downloads the weights; needs its host or a filled Keras cache).

@@ -43,30 +43,8 @@ say() { echo "bench: $*" >&2; }
 [[ -f $MODEL/saliency.json ]] || make -C "$ROOT" models
 [[ -x $PRODUCT_VENV/bin/python ]] || { say "$PRODUCT_VENV is missing: run make setup"; exit 1; }
 
-# The bench venv: the product's packages through a .pth file, plus the peers and
-# tf-keras, installed with --no-deps so that nothing can replace .venv's tensorflow,
-# keras or numpy.
-if [[ ! -f $VENV/.stamp || $BENCH/requirements.txt -nt $VENV/.stamp ]]; then
-    say "creating $VENV"
-    rm -rf "$VENV"
-    BASE_PY=$("$PRODUCT_VENV/bin/python" -c 'import sys; print(sys._base_executable)')
-    "$BASE_PY" -m venv "$VENV"
-    PRODUCT_SITE=$("$PRODUCT_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    BENCH_SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    echo "$PRODUCT_SITE" > "$BENCH_SITE/_saliency_product_venv.pth"
-    "$VENV/bin/python" -m pip install -q --no-deps -r "$BENCH/requirements.txt"
-    # tensorflow, keras and numpy must come from .venv, the peers from the bench venv.
-    "$VENV/bin/python" - "$PRODUCT_SITE" <<'PY'
-import importlib.util, sys
-site = sys.argv[1]
-for mod in ("tensorflow", "numpy", "keras"):
-    origin = importlib.util.find_spec(mod).origin
-    assert origin.startswith(site), f"{mod} comes from {origin}, not {site}"
-for mod in ("tf_keras", "tf_keras_vis", "saliency", "scipy", "skimage"):
-    assert importlib.util.find_spec(mod) is not None, f"{mod} is not installed"
-PY
-    touch "$VENV/.stamp"
-fi
+# The bench venv (the peers beside .venv): bench/venv.sh, also `make peers`.
+"$BENCH/venv.sh"
 PY=$VENV/bin/python
 
 # keras-explainable: not on PyPI. From $KE_SRC, else from the fetched git mirror,

@@ -399,7 +399,8 @@ def resize_cams(cam, size):
 
 
 def cam_layer_maps(model, layer_name, preprocess, x, units, method="gradcam"):
-    """CAM_FORMULAS[method] at the layer's size, before normalisation: A = the
+    """CAM_FORMULAS[method] (or the formula method itself, given as a function
+    of A, g and the logits) at the layer's size, before normalisation: A = the
     output of layer (or op) layer_name of the test's own Keras model and
     g = d logit_u / d A from TensorFlow's tape in graph mode. units: [N, K].
     Returns [N, K, h, w]."""
@@ -425,7 +426,7 @@ def cam_layer_maps(model, layer_name, preprocess, x, units, method="gradcam"):
         return acts, grads, picked
 
     acts, grads, picked = layer_and_gradients(tf.constant(x, tf.float32), tf.constant(np.asarray(units, np.int32)))
-    combine = CAM_FORMULAS[method]
+    combine = CAM_FORMULAS[method] if isinstance(method, str) else method
     return np.stack([combine(acts, grads[j], picked[:, j]).numpy() for j in range(k)], axis=1)  # [N, K, h, w]
 
 
