@@ -208,6 +208,7 @@ class Net:
 
     def __init__(self, **fields):
         self.features = self.cam = self.cam_unavailable = self.inline_logits = None
+        self.preprocess = self.biased = self.biased_unavailable = None
         self.__dict__.update(fields)
 
 
@@ -389,6 +390,15 @@ def keras_net(model, preprocess=None, cam_layer=None, size=None):
     # persistent tape needs to run several backward passes from one forward pass
     # (export.py's SHARED_UNITS signature).
     net.inline_logits = lambda images: finish(head(pre(images), training=False))
+    net.preprocess = pre
+    one = tf.constant(x[:1])
+    if tuple(pre(one).shape) != one.shape:
+        net.biased_unavailable = f"the preprocessing changes the input's shape {one.shape} to {tuple(pre(one).shape)}"
+    else:
+        net.biased, net.biased_unavailable = biased_net(
+            head, pre(one), np.asarray(finish(head(pre(one), training=False)), np.float64), finish, log)
+    if net.biased_unavailable:
+        note(f"FullGrad unavailable: {net.biased_unavailable}")
     found = cam_tensor(head, cam_layer, model)
     if found is None:
         net.cam_unavailable = "the model has no 4-D layer output"
@@ -401,8 +411,31 @@ def keras_net(model, preprocess=None, cam_layer=None, size=None):
         acts, y = features(pre(images), training=False)
         return tf.cast(acts, tf.float32), finish(y)
 
-    net.features, net.cam = feats, {"layer": name, "layer_choice": choice}
+    net.features, net.cam = feats, {"layer": name, "layer_choice": choice,
+                                    "pooled_linear": pooled_linear(head, tensor)}
     return net
+
+
+def pooled_linear(model, fed):
+    """Whether model's logits are a linear function of the global average of the
+    tensor fed over its positions: fed -> GlobalAveragePooling2D -> (Dropout)* ->
+    Dense without activation = the output. Only there is class activation mapping
+    defined (Zhou et al. 2016: the map of unit u is sum_c W[c, u] A_c, W the Dense
+    kernel), and there d logit_u / d A_c(x, y) = W[c, u] / positions at every
+    position, so the gradcam signature's gradients carry W."""
+    from keras import layers
+
+    op, node_index, _ = model.outputs[0]._keras_history
+    if not isinstance(op, layers.Dense) or getattr(op.activation, "__name__", "") != "linear":
+        return False
+    t = op._inbound_nodes[node_index].input_tensors[0]
+    op, node_index, _ = t._keras_history
+    while isinstance(op, layers.Dropout):
+        t = op._inbound_nodes[node_index].input_tensors[0]
+        op, node_index, _ = t._keras_history
+    if not isinstance(op, layers.GlobalAveragePooling2D) or op.keepdims or op.data_format != "channels_last":
+        return False
+    return op._inbound_nodes[node_index].input_tensors[0] is fed
 
 
 def graph_output_op(fn, index):
@@ -504,7 +537,205 @@ def savedmodel_net(path, signature="serving_default", output=None, preprocess=No
         return tf.math.log(tf.maximum(y, tiny)) if log else y
 
     reason = "a SavedModel's layers are not reachable"
-    note(f"Grad-CAM unavailable for --savedmodel ({reason}): no gradcam signature")
+    note(f"Grad-CAM and FullGrad unavailable for --savedmodel ({reason}): no gradcam or fullgrad signature")
     return Net(height=h, width=w, classes=classes, logits=logits, checks=checks, check_images=x,
                track=[loaded], input_key=in_key, output_key=output, cam_unavailable=reason,
+               biased_unavailable=reason,
                output={"kind": kind, "softmax_removed": False, "note": text})
+
+
+# ---------------------------------------------------------------- FullGrad's biases
+
+class Biased:
+    """The biases of a Keras classifier that FullGrad (Srinivas & Fleuret 2019,
+    "Full-Gradient Representation for Neural Network Visualization") attributes:
+    every call of a layer that adds a bias, with its effective bias b_l, the way
+    the authors' tensor_extractor.py (FullGradExtractor) collects them from
+    nn.Conv2d, nn.Linear and nn.BatchNorm2d:
+
+    - Conv1D/2D/3D, SeparableConv1D/2D, DepthwiseConv1D/2D, Conv1D/2D/3DTranspose
+      and Dense with use_bias: their bias, per output channel; z_l is the layer's
+      output before its activation (the layer is run with its activation set
+      aside, which is then applied to z_l: VGG16's ReLU convolutions,
+      EfficientNet's squeeze-and-excitation convolutions);
+    - BatchNormalization at inference: beta - gamma * moving_mean /
+      sqrt(moving_variance + epsilon), the layer's own epsilon, gamma 1 without
+      scale and beta 0 without center (their _extract_layer_bias); z_l its output.
+
+    forward(xt) runs the model on its preprocessed input xt op by op (Keras'
+    Function._run_through_graph, walking into nested models) and returns its
+    scores and [(z_l, b_l)], b_l a float32 vector along z_l's last axis; layers
+    holds one {"layer", "class", "spatial"} per call, in the order the graph
+    runs them (spatial: z_l is 4-D, so the bias gradient is a map, the authors'
+    len(bias_grad.size()) == len(im_size)).
+
+    exact says the full-gradient decomposition
+        score = sum(d score / d xt * xt) + sum_l sum(d score / d z_l * b_l)
+    holds exactly: every other operation met is piecewise linear without a bias
+    of its own (ReLU, pooling, add, concatenation, reshapes, dropout at
+    inference...), every fused activation is linear or ReLU, and the scores are
+    not log-probabilities; not_exact lists what breaks it (EfficientNet's swish,
+    ConvNeXt's LayerNormalization and GELU, MobileNetV2's ReLU6, a Rescaling
+    with an offset: none of these is decomposed; their implicit biases are left
+    out, as the authors' code leaves out everything but its three layer kinds)."""
+
+    def __init__(self, forward, layers, not_exact):
+        self.forward, self.layers, self.not_exact = forward, layers, not_exact
+        self.exact = not not_exact
+
+
+def _fullgrad_layer_kinds():
+    """(biased layer classes, classes that keep the decomposition exact)."""
+    from keras import layers as L
+
+    biased = (L.Conv1D, L.Conv2D, L.Conv3D, L.SeparableConv1D, L.SeparableConv2D,
+              L.DepthwiseConv1D, L.DepthwiseConv2D, L.Conv1DTranspose, L.Conv2DTranspose,
+              L.Conv3DTranspose, L.Dense)
+    linear = (L.InputLayer, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.AveragePooling1D,
+              L.AveragePooling2D, L.AveragePooling3D, L.GlobalMaxPooling1D, L.GlobalMaxPooling2D,
+              L.GlobalMaxPooling3D, L.GlobalAveragePooling1D, L.GlobalAveragePooling2D,
+              L.GlobalAveragePooling3D, L.Add, L.Subtract, L.Average, L.Maximum, L.Minimum,
+              L.Concatenate, L.Flatten, L.Reshape, L.Permute, L.RepeatVector, L.Dropout,
+              L.SpatialDropout1D, L.SpatialDropout2D, L.SpatialDropout3D, L.GaussianDropout,
+              L.GaussianNoise, L.AlphaDropout, L.ActivityRegularization, L.ZeroPadding1D,
+              L.ZeroPadding2D, L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D,
+              L.UpSampling1D, L.UpSampling2D, L.UpSampling3D, L.Identity, L.LeakyReLU, L.PReLU)
+    return biased, linear
+
+
+# Activations that keep the decomposition exact: piecewise linear through 0
+# (keras.activations.relu with its defaults: no threshold, no ceiling).
+_HOMOGENEOUS = ("linear", "relu", "leaky_relu")
+
+
+def _breaks(op, biased, linear):
+    """Why op breaks the full-gradient decomposition, or None."""
+    from keras import layers as L
+
+    cls = type(op).__name__
+    act = getattr(getattr(op, "activation", None), "__name__", "linear")
+    if isinstance(op, biased + (L.BatchNormalization, L.Activation)):
+        return None if act in _HOMOGENEOUS else f"{cls} with activation {act}"
+    if isinstance(op, L.ReLU):
+        return None if op.max_value is None and not op.threshold else f"ReLU(max_value={op.max_value}, threshold={op.threshold})"
+    if isinstance(op, L.Rescaling):
+        offset = op.offset if isinstance(op.offset, (int, float)) else None
+        return None if offset == 0 else "Rescaling with an offset"
+    if isinstance(op, linear):
+        return None
+    return cls if isinstance(op, L.Layer) else f"keras.ops {cls}"
+
+
+def _last_axis(op, rank):
+    """Whether a biased op adds its bias along the last axis of its rank-D output."""
+    from keras import layers as L
+
+    if isinstance(op, L.BatchNormalization):
+        return op.axis in (-1, rank - 1)
+    return getattr(op, "data_format", "channels_last") == "channels_last"
+
+
+def _effective_bias(op):
+    """The layer's bias, float32, along its output's last axis (BatchNormalization:
+    beta - gamma * moving_mean / sqrt(moving_variance + epsilon))."""
+    import tensorflow as tf
+    from keras import layers as L
+
+    f32 = lambda v: tf.cast(v, tf.float32)
+    if not isinstance(op, L.BatchNormalization):
+        return f32(op.bias)
+    gamma = f32(op.gamma) if op.scale else 1.0
+    beta = f32(op.beta) if op.center else 0.0
+    return beta - gamma * f32(op.moving_mean) / tf.sqrt(f32(op.moving_variance) + op.epsilon)
+
+
+def _inference(op, args, kwargs):
+    """op called at inference (training=False where its call takes it)."""
+    if getattr(op, "_call_has_training_arg", False):
+        kwargs = dict(kwargs, training=False)
+    return op(*args, **kwargs)
+
+
+def _graph_of(model):
+    """The Functional graph behind a model (a built Sequential's own), or None."""
+    import keras
+
+    inner = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    return inner if hasattr(inner, "_run_through_graph") and getattr(inner, "_nodes_by_depth", None) else None
+
+
+def decompose(model, xt, finish=lambda y: y):
+    """Runs model on xt recording its biased layers: (finish(output), [(z_l, b_l)],
+    [the layers' {"layer", "class", "spatial"}], [why the decomposition is not
+    exact]). Called inside a GradientTape, d output / d z_l is then at hand."""
+    import keras
+    from keras import layers as L
+
+    biased, linear = _fullgrad_layer_kinds()
+    parts, layers, breaks = [], [], []
+
+    def visit(op):
+        if isinstance(op, keras.Model):
+            graph = _graph_of(op)
+            if graph is None:
+                breaks.append(f"nested model {op.name!r} without a functional graph")
+                return lambda *a, **kw: _inference(op, a, kw)
+            return lambda *a, **kw: run(graph, a[0] if len(a) == 1 else list(a))
+        why = _breaks(op, biased, linear)
+        if why:
+            breaks.append(why)
+        counted = isinstance(op, L.BatchNormalization) or (isinstance(op, biased) and op.use_bias)
+        if not counted:
+            return lambda *a, **kw: _inference(op, a, kw)
+
+        def call(*args, **kwargs):
+            act = getattr(op, "activation", None)
+            fused = act is not None and getattr(act, "__name__", "") != "linear"
+            if fused:   # z_l is before the activation, where the bias is added
+                op.activation = None
+            try:
+                z = _inference(op, args, kwargs)
+            finally:
+                if fused:
+                    op.activation = act
+            rank = len(z.shape)
+            if _last_axis(op, rank):
+                parts.append((z, _effective_bias(op)))
+                layers.append({"layer": op.name, "class": type(op).__name__, "spatial": rank == 4})
+            else:
+                breaks.append(f"{type(op).__name__} {op.name!r} with its channels first")
+            return act(z) if fused else z
+        return call
+
+    def run(graph, inputs):
+        out = graph._run_through_graph(inputs, operation_fn=visit)
+        return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+
+    y = finish(run(_graph_of(model), xt))
+    return y, parts, layers, sorted(set(breaks))
+
+
+def biased_net(head, xt, want, finish, log):
+    """(Biased, None) for FullGrad on head, or (None, why not). xt: preprocessed
+    check images; want: head's scores on them, which the walked graph must give."""
+    import numpy as np
+
+    if _graph_of(head) is None:
+        return None, "the model has no functional graph to walk"
+    try:
+        y, parts, layers, breaks = decompose(head, xt, finish)
+    except Exception as e:  # a layer that cannot be called on its own
+        return None, f"its layers cannot be walked one by one: {first_line(e)}"
+    if not parts:
+        return None, "the model has no biased layer (no convolution or Dense with a bias, no BatchNormalization)"
+    y = np.asarray(y, np.float64)
+    if y.shape != want.shape or not np.abs(y - want).max() <= 1e-4 * np.abs(want).max():
+        return None, "walking its layers one by one does not give the model's outputs"
+    if log:
+        breaks = sorted(set(breaks) | {"the scores are log-probabilities"})
+
+    def forward(images_pre):
+        out, parts, _, _ = decompose(head, images_pre, finish)
+        return out, parts
+
+    return Biased(forward, layers, breaks), None

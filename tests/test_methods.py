@@ -350,6 +350,28 @@ def test_class_activation_maps(model, images, cli, reference, tmp_path, name):
                 model.logits(x)[np.arange(len(x)), units])
 
 
+def test_cam_from_the_dense_kernel(model, images, cli, reference, tmp_path):
+    """CAM (Zhou et al. 2016) as keras-explainable's `cam` computes it: the CAM
+    layer's activations weighted by the unit's column of the Dense kernel that
+    makes the logits (read from the Keras model, not from gradients), then
+    ReLU, min-max and the CLI's resize. Both models' heads are global average
+    pooling then that Dense, which the manifest must say (pooled_linear)."""
+    import keras
+    assert model.manifest["signatures"]["gradcam"].get("pooled_linear") is True
+    x = reference.pixels(images)
+    units = top1(model, x)
+    dense = model.keras.layers[-1]
+    assert isinstance(dense, keras.layers.Dense), dense
+    features = keras.Model(model.keras.inputs, model.keras.get_layer(model.cam_layer).output)
+    acts = tf.function(lambda t: features(model.preprocess(t), training=False))(tf.constant(x)).numpy()
+    kernel = np.asarray(dense.kernel)
+    cams = np.maximum(np.einsum("nhwc,cn->nhw", acts, kernel[:, units]), 0)
+    want = reference.resize_cams(reference.normalize(cams)[:, None], x.shape[1:3])[:, 0]
+    results = cli.explain(model.dir, images, tmp_path, "--method", "cam")
+    assert all(r["maps"][0].endswith(".saliency.cam.png") for r in results)
+    assert_maps(results, want, model.logits(x)[np.arange(len(x)), units])
+
+
 def test_occlusion(model, images, cli, reference, tmp_path):
     x = reference.pixels(images)
     units = top1(model, x)
@@ -394,6 +416,71 @@ def test_vargrad(model, images, cli, reference, tmp_path):
     maps = [channel_map(model.grads(c, units)[0], "positive") for c in noisy_copies(x, 4, 0.2, 3)]
     assert_maps(results, reference.normalize(np.var(maps, axis=0)),
                 model.logits(x)[np.arange(len(x)), units])
+
+
+def tta_views(h, w, scales, flip):
+    """--tta's views (README "Methods"), from its definition: each scale (1
+    first), each also mirrored; a zoom keeps the input size: the window is
+    int(h / s) x int(w / s) in the middle (s > 1, shown enlarged) or int(h s) x
+    int(w s) (s < 1, the image shrunk into it on black)."""
+    views = []
+    for s in [1.0] + [s for s in scales if s != 1]:
+        f = 1 / s if s > 1 else s
+        wh, ww = max(int(f * h), 1), max(int(f * w), 1)
+        window = ((h - wh) // 2, (w - ww) // 2, wh, ww)
+        views += [(s, False, window)] + ([(s, True, window)] if flip else [])
+    return views
+
+
+def tta_reference(x, scales, flip, maps_of):
+    """Test-time augmentation around a method: each view made with
+    tf.image.resize (bilinear, half-pixel centres), its map (maps_of: [N, H, W]
+    images -> [N, h, w] maps, before normalisation) upsampled to the input,
+    mirrored back and resized onto what the view showed; per pixel the weighted
+    mean over the views (a zoomed-in view's weight falls linearly to 0 over the
+    outer eighth of its window: min(d + 1/2, ramp) / ramp at d pixels from its
+    edge, ramp = max(shorter side // 8, 1)). Returns [N, H, W], not normalised."""
+    n, h, w, _ = x.shape
+    resize = lambda a, size: tf.image.resize(a, size, method="bilinear").numpy()  # noqa: E731
+    total, weight = np.zeros((n, h, w)), np.zeros((n, h, w))
+    for s, mirror, (y0, x0, wh, ww) in tta_views(h, w, scales, flip):
+        if s > 1:
+            shown = resize(x[:, y0:y0 + wh, x0:x0 + ww], (h, w))
+        elif s < 1:
+            shown = np.zeros_like(x)
+            shown[:, y0:y0 + wh, x0:x0 + ww] = resize(x, (wh, ww))
+        else:
+            shown = x.copy()
+        if mirror:
+            shown = shown[:, :, ::-1].copy()
+        mp = resize(maps_of(shown.astype(np.float32))[..., None], (h, w))[..., 0]
+        if mirror:
+            mp = mp[:, :, ::-1]
+        if s > 1:
+            ramp = max(min(wh, ww) // 8, 1)
+            yy, xx = np.meshgrid(np.arange(wh), np.arange(ww), indexing="ij")
+            edge = np.minimum(np.minimum(yy, xx), np.minimum(wh - 1 - yy, ww - 1 - xx))
+            wt = np.minimum(edge + 0.5, ramp) / ramp
+            total[:, y0:y0 + wh, x0:x0 + ww] += wt * resize(mp[..., None], (wh, ww))[..., 0]
+            weight[:, y0:y0 + wh, x0:x0 + ww] += wt
+        else:
+            if s < 1:
+                mp = resize(mp[:, y0:y0 + wh, x0:x0 + ww, None], (h, w))[..., 0]
+            total += mp
+            weight += 1
+    return total / weight
+
+
+def test_tta_around_gradcam(model, images, cli, reference, tmp_path):
+    """--tta flip,0.5,2 around Grad-CAM (keras-explainable's tta with zooms at a
+    fixed input size) against its definition (tta_reference) on Keras' CAMs."""
+    x = reference.pixels(images)
+    units = top1(model, x)
+    results = cli.explain(model.dir, images, tmp_path, "--method", "gradcam", "--tta", "flip,0.5,2")
+    assert all(r["method"] == "gradcam-tta" for r in results)
+    maps = tta_reference(x, [0.5, 2], True, lambda v: reference.cam_layer_maps(
+        model.keras, model.cam_layer, model.preprocess, v, units[:, None], "gradcam")[:, 0])
+    assert_maps(results, reference.normalize(maps), model.logits(x)[np.arange(len(x)), units])
 
 
 def test_scorecam(model, images, cli, reference, tmp_path):

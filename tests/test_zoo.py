@@ -175,13 +175,28 @@ def app(request, tmp_path_factory, export, reference):
     del a.model
 
 
-def test_manifest(app):
+# The architectures whose head is not global average pooling then one Dense
+# (keras/src/applications: MobileNetV3's head is pooling, a 1x1 convolution,
+# hard-swish, dropout and a 1x1 convolution; ConvNeXt's has a LayerNormalization
+# after the pooling; VGG16 flattens into two ReLU layers): class activation
+# mapping (--method cam) is not defined for them, and the manifest must not say
+# pooled_linear. Every other model here pools into its Dense (EfficientNets with
+# a Dropout between).
+NOT_POOLED_LINEAR = ("mobilenet_v3_small", "mobilenet_v3_large", "vgg16", "convnext_tiny")
+
+
+def test_manifest(app, cli, tmp_path):
     m = app.manifest
     assert (m["input"]["height"], m["input"]["width"]) == (app.h, app.w)
     assert len(m["labels"]) == 1000
     assert m["output"]["kind"] == "logits"
     assert not m["output"].get("softmax_removed", False)  # built linear: nothing to remove
     assert m["signatures"]["gradcam"]["layer"]
+    pooled = app.name not in NOT_POOLED_LINEAR
+    assert m["signatures"]["gradcam"].get("pooled_linear", False) == pooled, app.name
+    if not pooled:
+        proc = cli.run("explain", "--model", app.dir, "--method", "cam", "--out-dir", tmp_path, app.images[0])
+        assert proc.returncode == 2 and "--method cam" in proc.stderr, proc.stderr
 
 
 def test_gradients_match_keras(app, cli, reference, tmp_path):

@@ -84,8 +84,10 @@ colour channels. The class activation maps (gradcam and the ones after it)
 are computed on the last convolutional block and keep what their definitions
 keep. --smooth N wraps any method: the mean of its maps over N noisy copies
 (--noise, --seed), or with --vargrad their variance; outputs are then named
-<method>-smooth or <method>-vargrad. Every map is then min-max normalised and
-resized.
+<method>-smooth or <method>-vargrad. --tta VIEWS wraps any method in
+test-time augmentation: the mean of its maps over mirrored and zoomed views
+(e.g. flip,0.5,1.5,2), each mapped back onto the image; outputs <method>-tta.
+Every map is then min-max normalised and resized.
 
 Outputs go next to each image unless --out-dir is given; inputs are never
 overwritten. A folder stands for the images in it (--recursive: and in its

@@ -31,6 +31,7 @@ type methodFlags struct {
 	Stride   int
 	Fill     float64
 	Smooth   int
+	TTA      string
 	MaxChan  int
 	VarGrad  bool
 
@@ -47,10 +48,12 @@ func (mf *methodFlags) add(cmd *cobra.Command) {
 	f.IntVar(&mf.Samples, "samples", d.Samples, "smoothgrad: noisy copies per map")
 	f.Float64Var(&mf.Noise, "noise", d.Noise, "smoothgrad and --smooth: noise standard deviation, as a share of the image's value range")
 	f.Uint64Var(&mf.Seed, "seed", 0, "smoothgrad and --smooth: seed of the noise")
-	f.IntVar(&mf.Steps, "steps", d.Steps, "integrated: points of the trapezoidal rule from baseline to image, both ends included")
+	f.IntVar(&mf.Steps, "steps", d.Steps, fmt.Sprintf("integrated: points of the trapezoidal rule from baseline to image, both ends included (the default shown); "+
+		"blurig, guidedig: steps of the path, PAIR saliency's %d and %d unless set", method.BlurIGSteps, method.GuidedIGSteps))
 	f.StringVar(&mf.Baseline, "baseline", d.Baseline, "integrated: the path's start: "+strings.Join(method.Baselines, ", "))
 	f.IntVar(&mf.Smooth, "smooth", 0, "any method: average its maps over `N` noisy copies of the image (--noise, --seed; 0: off)")
 	f.BoolVar(&mf.VarGrad, "vargrad", false, "with --smooth: the maps' variance over the copies instead of their mean (VarGrad)")
+	f.StringVar(&mf.TTA, "tta", "", "any method: average its maps over augmented views, `VIEWS` = flip and/or zoom scales, e.g. flip,0.5,1.5,2 (keras-explainable's tta)")
 	f.IntVar(&mf.MaxChan, "max-channels", 0, "scorecam: weigh only the `N` channels that vary most over the positions (0: all)")
 	f.IntVar(&mf.Patch, "patch", 0, "occlusion: the patch's side in pixels of the model's input (0: 1/8 of its shorter side)")
 	f.IntVar(&mf.Stride, "stride", 0, "occlusion: pixels between patch positions (0: half the patch)")
@@ -59,13 +62,13 @@ func (mf *methodFlags) add(cmd *cobra.Command) {
 
 // methodFlagNames are the method flags that only some methods read, in the
 // order reports list them.
-var methodFlagNames = []string{"smooth", "vargrad", "samples", "noise", "seed", "steps", "baseline", "max-channels", "patch", "stride", "fill", "filter", "reduce"}
+var methodFlagNames = []string{"smooth", "vargrad", "tta", "samples", "noise", "seed", "steps", "baseline", "max-channels", "patch", "stride", "fill", "filter", "reduce"}
 
 // reads reports whether the chosen method reads the flag: its own flags, and
 // the noise's when --smooth wraps it.
 func (mf *methodFlags) reads(flag string) bool {
 	switch flag {
-	case "smooth", "vargrad":
+	case "smooth", "vargrad", "tta":
 		return true
 	case "noise", "seed":
 		if mf.Smooth > 0 {
@@ -89,7 +92,7 @@ var flagsOf = map[string][]string{
 	"samples":      {"smoothgrad"},
 	"noise":        {"smoothgrad"},
 	"seed":         {"smoothgrad"},
-	"steps":        {"integrated"},
+	"steps":        {"integrated", "blurig", "guidedig"},
 	"baseline":     {"integrated"},
 	"max-channels": {"scorecam"},
 	"patch":        {"occlusion"},
@@ -98,6 +101,9 @@ var flagsOf = map[string][]string{
 	"filter":       pixelMethods(),
 	"reduce":       pixelMethods(),
 }
+
+// pairSteps are the --steps defaults of the methods that take PAIR saliency's.
+var pairSteps = map[string]int{"blurig": method.BlurIGSteps, "guidedig": method.GuidedIGSteps}
 
 // pixelMethods lists the methods the channel filter and reduction apply to.
 func pixelMethods() []string {
@@ -126,6 +132,9 @@ func (mf *methodFlags) build(man *manifest.Manifest) (method.Method, error) {
 			return nil, usagef("--%s does not apply to --method %s (it is for %s)", name, mf.Name, mf.readers(name))
 		}
 	}
+	if def, ok := pairSteps[mf.Name]; ok && mf.cmd != nil && !mf.cmd.Flags().Changed("steps") {
+		mf.Steps = def // not integrated's 64: the value used, for the report too
+	}
 	var p method.Params
 	var err error
 	if p.Channels.Filter, err = postproc.ParseFilter(mf.Filter); err != nil {
@@ -136,7 +145,7 @@ func (mf *methodFlags) build(man *manifest.Manifest) (method.Method, error) {
 	}
 	p.Samples, p.Noise, p.Seed, p.Steps, p.Baseline = mf.Samples, mf.Noise, mf.Seed, mf.Steps, mf.Baseline
 	p.Patch, p.Stride, p.Fill = mf.Patch, mf.Stride, mf.Fill
-	p.Smooth, p.VarGrad, p.MaxChannels = mf.Smooth, mf.VarGrad, mf.MaxChan
+	p.Smooth, p.VarGrad, p.MaxChannels, p.TTA = mf.Smooth, mf.VarGrad, mf.MaxChan, mf.TTA
 	m, err := method.New(mf.Name, p)
 	if ic, ok := m.(method.InputChecker); ok && err == nil {
 		err = ic.CheckInput(man.Input.Height, man.Input.Width)
@@ -163,12 +172,12 @@ func (mf *methodFlags) params() []report.Param {
 		"steps": strconv.Itoa(mf.Steps), "baseline": mf.Baseline,
 		"patch": strconv.Itoa(mf.Patch), "stride": strconv.Itoa(mf.Stride),
 		"fill":   strconv.FormatFloat(mf.Fill, 'g', -1, 64),
-		"smooth": strconv.Itoa(mf.Smooth), "vargrad": strconv.FormatBool(mf.VarGrad),
+		"smooth": strconv.Itoa(mf.Smooth), "vargrad": strconv.FormatBool(mf.VarGrad), "tta": mf.TTA,
 		"max-channels": strconv.Itoa(mf.MaxChan),
 	}
 	var ps []report.Param
 	for _, name := range methodFlagNames {
-		if mf.reads(name) && (name != "smooth" && name != "vargrad" || mf.Smooth > 0) {
+		if mf.reads(name) && (name != "smooth" && name != "vargrad" || mf.Smooth > 0) && (name != "tta" || mf.TTA != "") {
 			ps = append(ps, report.Param{Name: name, Value: values[name]})
 		}
 	}
@@ -178,9 +187,8 @@ func (mf *methodFlags) params() []report.Param {
 // supports refuses a method the model's manifest has no signature for: the one
 // place the commands ask which methods a model can run (method.Supported).
 func supports(man *manifest.Manifest, name string) error {
-	if !slices.Contains(method.Supported(man), name) {
-		return usagef("--method %s: model %s was exported without the %s signature (it supports %s)",
-			name, man.Name, method.Role(name), strings.Join(method.Supported(man), ", "))
+	if why := method.Unsupported(man, name); why != "" {
+		return usagef("--method %s: %s (it supports %s)", name, why, strings.Join(method.Supported(man), ", "))
 	}
 	return nil
 }

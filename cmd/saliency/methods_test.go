@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/saliency-tool/saliency/internal/manifest"
 	"github.com/saliency-tool/saliency/internal/testenv"
 )
 
@@ -18,7 +20,8 @@ func fashionModel(t *testing.T) string {
 }
 
 // Each method writes maps named after it, beside the default method's, at the
-// image's size; --skip-existing tells them apart; integrated reports completeness.
+// image's size; --skip-existing tells them apart; the path methods (integrated,
+// blurig, guidedig) report completeness.
 func TestExplainMethodsNameTheirOutputs(t *testing.T) {
 	model := fashionModel(t)
 	dir := t.TempDir()
@@ -33,6 +36,8 @@ func TestExplainMethodsNameTheirOutputs(t *testing.T) {
 	}{
 		{"smoothgrad", []string{"--samples", "3", "--seed", "5"}},
 		{"integrated", []string{"--steps", "8", "--baseline", "blur"}},
+		{"blurig", []string{"--steps", "4"}},
+		{"guidedig", []string{"--steps", "4"}},
 		{"gradxinput", []string{"--filter", "positive", "--reduce", "max"}},
 		{"gradcam", nil},
 		{"gradcampp", nil},
@@ -66,7 +71,7 @@ func TestExplainMethodsNameTheirOutputs(t *testing.T) {
 		if w, h := imageSize(t, heat); w != 50 || h != 40 {
 			t.Errorf("%s is %dx%d, want 50x40", heat, w, h)
 		}
-		if (c.method == "integrated") != (len(r.Completeness) == 1) {
+		if pathMethod := c.method == "integrated" || c.method == "blurig" || c.method == "guidedig"; pathMethod != (len(r.Completeness) == 1) {
 			t.Errorf("%s: completeness %+v", c.method, r.Completeness)
 		}
 		// Done now, for this method only.
@@ -87,7 +92,11 @@ func TestExplainMethodUsageErrors(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "a.png")
 	writePNG(t, img, 20, 20, 0)
 	noCAM := filepath.Join(t.TempDir(), "nocam")
-	copyModelWithoutGradCAM(t, model, noCAM)
+	copyModelEditing(t, model, noCAM, func(sigs map[string]any) { delete(sigs, "gradcam") })
+	noHead := filepath.Join(t.TempDir(), "nohead")
+	copyModelEditing(t, model, noHead, func(sigs map[string]any) {
+		delete(sigs["gradcam"].(map[string]any), "pooled_linear")
+	})
 	for _, c := range []struct {
 		args []string
 		want string
@@ -103,14 +112,19 @@ func TestExplainMethodUsageErrors(t *testing.T) {
 		{[]string{"--method", "integrated", "--baseline", "grey"}, `unknown --baseline "grey"`},
 		{[]string{"--method", "gradcam", "-m", noCAM}, "exported without the gradcam signature"},
 		{[]string{"--method", "layercam", "-m", noCAM}, "exported without the gradcam signature"},
+		{[]string{"--method", "cam", "-m", noHead}, "logits are not a Dense layer on the global average of its exit_relu layer"},
 		{[]string{"--patch", "8"}, "--patch does not apply to --method gradients"},
 		{[]string{"--noise", "0.2"}, "--noise does not apply to --method gradients (it is for smoothgrad, or any method with --smooth)"},
 		{[]string{"--method", "gradcam", "--vargrad"}, "--vargrad needs --smooth 2 or more"},
+		{[]string{"--method", "gradcam", "--tta", "1"}, `--tta "1" adds no view`},
+		{[]string{"--tta", "flip,9"}, `--tta: "9" is neither flip nor a scale from 0.25 to 4`},
 		{[]string{"--method", "gradcam", "--smooth", "-2"}, "--smooth must not be negative"},
 		{[]string{"--method", "occlusion", "--patch", "129"}, "--patch 129 is larger than the model's 128x128 input"},
 		{[]string{"--method", "occlusion", "--stride", "-1"}, "--stride must be positive"},
 		{[]string{"--method", "occlusion", "--smooth", "2", "--patch", "200"}, "--patch 200 is larger"},
 		{[]string{"--max-channels", "8"}, "--max-channels does not apply to --method gradients"},
+		{[]string{"--method", "guidedig", "--steps", "-1"}, "--steps must be at least 1"},
+		{[]string{"--method", "blurig", "--baseline", "white"}, "--baseline does not apply to --method blurig"},
 	} {
 		args := append([]string{"explain", "-m", model}, c.args...)
 		code, stdout, stderr := runMain(t, "", append(args, img)...)
@@ -123,9 +137,49 @@ func TestExplainMethodUsageErrors(t *testing.T) {
 	}
 }
 
-// copyModelWithoutGradCAM copies a model folder with the gradcam signature
-// removed from its manifest, as an export from before it existed would be.
-func copyModelWithoutGradCAM(t *testing.T, src, dst string) {
+// --steps defaults to each path method's own: integrated's 64, PAIR saliency's
+// 100 (blurig) and 200 (guidedig); what the report lists is the value used.
+func TestPathMethodStepsDefaults(t *testing.T) {
+	man, err := manifest.Read(fashionModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--method", "integrated"}, "64"},
+		{[]string{"--method", "blurig"}, "100"},
+		{[]string{"--method", "guidedig"}, "200"},
+		{[]string{"--method", "guidedig", "--steps", "7"}, "7"},
+		{[]string{"--method", "blurig", "--steps", "64"}, "64"},
+	} {
+		var opts *ExplainOptions
+		cmd := NewCmdExplain(&IO{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard},
+			func(o *ExplainOptions) error { opts = o; return nil })
+		cmd.SetArgs(append(c.args, "x.png"))
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if _, err := opts.Method.build(man); err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		var got string
+		for _, p := range opts.Method.params() {
+			if p.Name == "steps" {
+				got = p.Value
+			}
+		}
+		if got != c.want {
+			t.Errorf("%v: the report says steps %q, want %q", c.args, got, c.want)
+		}
+	}
+}
+
+// copyModelEditing copies a model folder with its manifest's signatures
+// changed by edit: without the gradcam signature, as an export from before it
+// existed would be, or without a field of it.
+func copyModelEditing(t *testing.T, src, dst string, edit func(signatures map[string]any)) {
 	t.Helper()
 	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
@@ -145,7 +199,7 @@ func copyModelWithoutGradCAM(t *testing.T, src, dst string) {
 			if err := json.Unmarshal(data, &m); err != nil {
 				return err
 			}
-			delete(m["signatures"].(map[string]any), "gradcam")
+			edit(m["signatures"].(map[string]any))
 			if data, err = json.Marshal(m); err != nil {
 				return err
 			}
@@ -189,6 +243,8 @@ func TestExplainSmoothedOutputs(t *testing.T) {
 		{[]string{"--method", "gradcam"}, "gradcam"},
 		{[]string{"--method", "gradcam", "--smooth", "3", "--noise", "0.1", "--seed", "4"}, "gradcam-smooth"},
 		{[]string{"--smooth", "3", "--vargrad"}, "gradients-vargrad"},
+		{[]string{"--method", "layercam", "--tta", "flip,2"}, "layercam-tta"},
+		{[]string{"--method", "gradcam", "--smooth", "2", "--tta", "flip"}, "gradcam-smooth-tta"},
 	} {
 		args := append(append([]string{"explain", "--json", "-m", model}, c.flags...), img)
 		code, stdout, stderr := runMain(t, "", args...)

@@ -82,6 +82,11 @@ type Signature struct {
 	Outputs map[string]string `json:"outputs"`
 	// Layer names the layer whose activations a gradcam signature returns.
 	Layer string `json:"layer,omitempty"`
+	// PooledLinear, on gradcam, says the logits are a linear function of that
+	// layer's global average over positions (GlobalAveragePooling2D, then a Dense
+	// without activation): the head class activation mapping needs (Zhou et al.
+	// 2016). Absent in exports before it and where the head is anything else.
+	PooledLinear bool `json:"pooled_linear,omitempty"`
 	// SharedForward, on gradients, names the signature that explains a fixed
 	// number of units per image from one forward pass, and the SavedModel that
 	// has it (exports of Keras models since issue 15; nil for older exports and
@@ -128,6 +133,10 @@ var Roles = []Role{
 	// Grad-CAM's activations and their gradients (absent for wrapped SavedModels,
 	// whose layers cannot be reached).
 	{Name: "gradcam", Inputs: []string{"images", "units"}, Outputs: []string{"logits", "activations", "gradients"}},
+	// FullGrad's decomposition (Srinivas & Fleuret 2019): the input terms
+	// d logit / d x~ * x~ (x~ the preprocessed image), the bias maps summed and
+	// every bias term summed (absent for wrapped SavedModels and exports before it).
+	{Name: "fullgrad", Inputs: []string{"images", "units"}, Outputs: []string{"logits", "inputs", "bias", "bias_total"}},
 }
 
 // Parse decodes and validates a manifest.

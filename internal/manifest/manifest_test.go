@@ -84,6 +84,9 @@ func TestParseRejects(t *testing.T) {
 		{"optional role incomplete", `"signatures": {`,
 			`"signatures": {"gradcam": {"name": "gradcam", "inputs": {"images": "images", "units": "units"}, "outputs": {"logits": "logits"}},`,
 			`signature "gradcam" does not name its "activations" output`},
+		{"fullgrad without its bias total", `"signatures": {`,
+			`"signatures": {"fullgrad": {"name": "fullgrad", "inputs": {"images": "images", "units": "units"}, "outputs": {"logits": "l", "inputs": "i", "bias": "b"}},`,
+			`signature "fullgrad" does not name its "bias_total" output`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -122,7 +125,7 @@ func TestRoles(t *testing.T) {
 	if strings.Join(required, ",") != "logits,gradients" {
 		t.Fatalf("required roles %v", required)
 	}
-	if !seen["gradcam"] || !seen["top1"] {
+	if !seen["gradcam"] || !seen["top1"] || !seen["fullgrad"] {
 		t.Fatalf("optional roles missing: %v", seen)
 	}
 }
@@ -271,6 +274,9 @@ func edgeSeeds() [][]byte {
   "top1": {"name": "top1", "inputs": {"images": "i"}, "outputs": {"units": "u", "logits": "l", "gradients": "g"}},
   "gradcam": {"name": "gradcam", "layer": "block14", "inputs": {"images": "i", "units": "u"},
               "outputs": {"logits": "l", "activations": "a", "gradients": "g"}},`),
+		edit(`"signatures": {`, `"signatures": {
+  "fullgrad": {"name": "fullgrad", "inputs": {"images": "i", "units": "u"},
+               "outputs": {"logits": "l", "inputs": "x", "bias": "b", "bias_total": "t"}},`),
 	}
 }
 

@@ -96,6 +96,8 @@ func TestCAMFamilyByHand(t *testing.T) {
 		// relu(g) = 0.2; at p1 g = 0 adds nothing. Channel 1: g < 0, w = 0.
 		// Map = 0.2 * A_0 = (0.6, 0.2).
 		{"gradcampp", gradCAMPPMap, []float32{0.6, 0.2}},
+		// W = gradient sums over the positions = (2, -2): 2*3 - 2*1 = 4; 2*1 - 2*2 = -2 -> 0.
+		{"cam", camMap, []float32{4, 0}},
 		{"eigencam", eigenCAMMap, eigen},
 	} {
 		got := c.f(acts, grads, 2, 2)
@@ -240,5 +242,42 @@ func TestSharesForward(t *testing.T) {
 		if got := SharesForward(c.name, c.k, c.units); got != c.want {
 			t.Errorf("SharesForward(%s, K %d, %d units) = %v", c.name, c.k, c.units, got)
 		}
+	}
+}
+
+// --tta's spec: flips and scales, 1 first and each once; nothing that adds no
+// view, and no scale outside 0.25..4.
+func TestParseTTA(t *testing.T) {
+	flip, scales, err := parseTTA("flip, 0.5,2,0.5")
+	if err != nil || !flip || !slices.Equal(scales, []float64{1, 0.5, 2}) {
+		t.Errorf("parseTTA = %v %v %v", flip, scales, err)
+	}
+	for _, bad := range []string{"1", "zoom", "8", "0.1", "flip,", "-2"} {
+		if _, _, err := parseTTA(bad); err == nil {
+			t.Errorf("parseTTA(%q) accepted", bad)
+		}
+	}
+}
+
+// The windows of a 10 x 7 input: a zoom in by 2 shows the middle 5 x 3 (sides
+// truncated, offsets floored), a zoom out by 0.5 draws the image into the same.
+func TestTTAWindows(t *testing.T) {
+	for _, s := range []float64{2, 0.5} {
+		if got := (view{scale: s}).window(10, 7); got != (window{2, 2, 5, 3}) {
+			t.Errorf("scale %g: window %+v", s, got)
+		}
+	}
+	if got := (view{scale: 1}).window(10, 7); got != (window{0, 0, 10, 7}) {
+		t.Errorf("scale 1: window %+v", got)
+	}
+}
+
+// A mirrored view's map is mirrored back before it is added.
+func TestTTAFlipsBack(t *testing.T) {
+	sum, cov := make([]float64, 6), make([]float64, 6)
+	v := view{scale: 1, flip: true}
+	v.addBack(sum, cov, []float32{1, 2, 3, 4, 5, 6}, 2, 3, v.window(2, 3))
+	if !slices.Equal(sum, []float64{3, 2, 1, 6, 5, 4}) || !slices.Equal(cov, []float64{1, 1, 1, 1, 1, 1}) {
+		t.Errorf("sum %v, coverage %v", sum, cov)
 	}
 }

@@ -2,15 +2,15 @@
 // the units to explain into one map per image and unit, at the resolution the
 // method works at and before normalisation; the engine normalises and resizes.
 //
-// The pixel methods (gradients, smoothgrad, integrated, gradxinput) are loops and
-// arithmetic around the model's one exported gradient signature: they build the
-// inputs the method's definition needs (noisy copies, points on a path), send them
-// to TensorFlow in calls of up to Batch.Rows image-unit rows (or Batch.Rows
-// images, when the model explains five units of an image from one forward pass:
-// sweep.go), and combine the gradients that come back. The class activation
-// maps (cam.go) read the model's gradcam signature; occlusion and Score-CAM
-// also send masked copies through its logits. A method sees the model through
-// the Model interface, in Go types only.
+// The pixel methods (gradients, smoothgrad, integrated, blurig, guidedig,
+// gradxinput) are loops and arithmetic around the model's one exported gradient
+// signature: they build the inputs the method's definition needs (noisy copies,
+// points on a path), send them to TensorFlow in calls of up to Batch.Rows
+// image-unit rows (or Batch.Rows images, when the model explains five units of
+// an image from one forward pass: sweep.go), and combine the gradients that come
+// back. The class activation maps (cam.go) read the model's gradcam signature;
+// occlusion and Score-CAM also send masked copies through its logits. A method
+// sees the model through the Model interface, in Go types only.
 package method
 
 import (
@@ -72,15 +72,17 @@ type Result struct {
 	Logits     []float32   // N*K logits of the units on the images themselves
 	Maps       [][]float32 // N*K maps of MapH x MapW values, not normalised
 	MapH, MapW int
-	// Completeness is integrated gradients' check, one per row; nil otherwise.
+	// Completeness is the path methods' check (integrated, blurig, guidedig),
+	// one per row; nil otherwise.
 	Completeness []Completeness
 }
 
-// Completeness compares the sum of integrated-gradient attributions with what
-// they must add up to (Sundararajan et al. 2017, axiom of completeness).
+// Completeness compares the sum of a path method's attributions with what
+// they must add up to, the logit's change between the path's ends
+// (Sundararajan et al. 2017, axiom of completeness).
 type Completeness struct {
 	Sum   float64 `json:"attribution_sum"` // sum of the attributions over pixels and channels
-	Delta float64 `json:"logit_delta"`     // logit(input) - logit(baseline)
+	Delta float64 `json:"logit_delta"`     // logit(input) - logit(baseline), the path's start
 	Gap   float64 `json:"gap"`             // |Sum - Delta| / |Delta|
 }
 
@@ -109,11 +111,12 @@ type Params struct {
 	Noise   float64 // smoothgrad: noise standard deviation / the image's value range
 	Seed    uint64  // smoothgrad: noise seed
 
-	Steps    int    // integrated: points of the trapezoidal rule, ends included
+	Steps    int    // integrated: points of the trapezoidal rule, ends included; blurig, guidedig: steps (0: PAIR saliency's default, BlurIGSteps, GuidedIGSteps)
 	Baseline string // integrated: black, white or blur
 
-	Smooth  int  // any method: noisy copies to average the maps over (0: none)
-	VarGrad bool // any method, with Smooth: the maps' variance instead of their mean
+	Smooth  int    // any method: noisy copies to average the maps over (0: none)
+	TTA     string // any method: test-time augmentation, "flip" and zoom scales, comma-separated ("": none)
+	VarGrad bool   // any method, with Smooth: the maps' variance instead of their mean
 
 	MaxChannels int // scorecam: weigh only this many channels, those varying most over the positions (0: all)
 
@@ -143,7 +146,11 @@ var registry = map[string]method{
 	"gradients":  {newGradients, "gradients", true, "d logit / d pixel, the default", "Simonyan et al. 2013"},
 	"smoothgrad": {newSmoothGrad, "gradients", true, "mean gradient over --samples noisy copies", "Smilkov et al. 2017"},
 	"integrated": {newIntegrated, "gradients", true, "integrated gradients from a --baseline in --steps points; --json reports the completeness gap", "Sundararajan et al. 2017"},
+	"blurig":     {newBlurIG, "gradients", true, "Blur IG: integrated gradients along a path of blurs up to sigma 50, in --steps steps (PAIR saliency's); --json reports the completeness gap", "Xu et al. 2020"},
+	"guidedig":   {newGuidedIG, "gradients", true, "Guided IG: integrated gradients along a path from black that moves the features of smallest gradient first, in --steps steps (PAIR saliency's); --json reports the completeness gap", "Kapishnikov et al. 2021"},
 	"gradxinput": {newGradXInput, "gradients", true, "gradient times input pixel value", "Shrikumar et al. 2016"},
+	"fullgrad":   {newFullGrad, "fullgrad", false, "FullGrad: |gradient x preprocessed input| plus every convolution's and BatchNormalization's |gradient x bias|, each min-max normalised and summed over channels; --json reports the completeness gap", "Srinivas & Fleuret 2019"},
+	"cam":        {newCAM, "gradcam", false, "CAM: channels weighted by the unit's Dense weights; models whose logits are a Dense on the pooled block only", "Zhou et al. 2016"},
 	"gradcam":    {newGradCAM, "gradcam", false, "Grad-CAM: channels weighted by their mean gradient", "Selvaraju et al. 2017"},
 	"gradcampp":  {newGradCAMPP, "gradcam", false, "Grad-CAM++: weights from higher-order gradient terms", "Chattopadhay et al. 2018"},
 	"layercam":   {newLayerCAM, "gradcam", false, "LayerCAM: each activation times its positive gradient", "Jiang et al. 2021"},
@@ -185,7 +192,10 @@ func New(name string, p Params) (Method, error) {
 	if err != nil {
 		return nil, err
 	}
-	return smooth(m, p)
+	if m, err = smooth(m, p); err != nil {
+		return nil, err
+	}
+	return tta(m, p)
 }
 
 // Role is the manifest signature role (manifest.Roles) the method calls.
@@ -196,11 +206,27 @@ func Role(name string) string { return registry[Base(name)].role }
 func Supported(man *manifest.Manifest) []string {
 	var names []string
 	for _, n := range Names() {
-		if man.Has(Role(n)) {
+		if Unsupported(man, n) == "" {
 			names = append(names, n)
 		}
 	}
 	return names
+}
+
+// Unsupported says why the model cannot run the method ("" when it can): the
+// manifest lacks the signature the method calls, or, for CAM, the head it is
+// defined on.
+func Unsupported(man *manifest.Manifest, name string) string {
+	role := Role(name)
+	switch {
+	case !man.Has(role):
+		return fmt.Sprintf("model %s was exported without the %s signature", man.Name, role)
+	case Base(name) == "cam" && !man.Signatures[role].PooledLinear:
+		return fmt.Sprintf("model %s's logits are not a Dense layer on the global average of its %s layer "+
+			"(the head CAM is defined on; models/export.py records it as pooled_linear): use gradcam, which generalises CAM",
+			man.Name, man.Signatures[role].Layer)
+	}
+	return ""
 }
 
 // InputChecker is a method whose parameters must fit the model's input size

@@ -360,8 +360,9 @@ func TestNewRefusesBadParameters(t *testing.T) {
 
 // Both test models end in a dense layer over the global average of a ReLU
 // block, so d logit / d A_c(p) = W_cu / positions at every p: Grad-CAM,
-// HiResCAM and XGrad-CAM are then the same map (the ReLU of CAM), computed
-// three different ways; LayerCAM, Grad-CAM++ and Eigen-CAM are not.
+// HiResCAM and XGrad-CAM are then the same map (the ReLU of CAM, which is
+// positions times it), computed four different ways; LayerCAM, Grad-CAM++ and
+// Eigen-CAM are not.
 func TestCAMsCoincideOnPooledLinearHeads(t *testing.T) {
 	for _, name := range []string{"xception", "fashion"} {
 		m := model(t, name)
@@ -370,12 +371,18 @@ func TestCAMsCoincideOnPooledLinearHeads(t *testing.T) {
 			b.Images = heldOut(t, m, 2)
 		}
 		want := explain(t, "gradcam", Params{}, m, b)
-		for _, meth := range []string{"hirescam", "xgradcam"} {
+		for _, meth := range []string{"hirescam", "xgradcam", "cam"} {
 			got := explain(t, meth, Params{}, m, b)
 			for row := range want.Maps {
+				// CAM's weights are the Dense kernel's column, Grad-CAM's that over
+				// the number of positions: the same map, that many times larger.
+				factor := float32(1)
+				if meth == "cam" {
+					factor = float32(got.MapH * got.MapW)
+				}
 				scale := float64(slices.Max(want.Maps[row]))
 				for p, v := range got.Maps[row] {
-					if d := math.Abs(float64(v - want.Maps[row][p])); d > 1e-5*scale {
+					if d := math.Abs(float64(v/factor - want.Maps[row][p])); d > 1e-5*scale {
 						t.Fatalf("%s %s row %d position %d: %g, gradcam %g", name, meth, row, p, v, want.Maps[row][p])
 					}
 				}

@@ -31,12 +31,18 @@ const (
 	varGradSuffix = "-vargrad"
 )
 
-// Base is the method a name wraps: "gradcam" for "gradcam-smooth".
+// Base is the method a name wraps: "gradcam" for "gradcam-smooth" and for
+// "gradcam-smooth-tta" (--tta wraps --smooth).
 func Base(name string) string {
+	b := strings.TrimSuffix(name, ttaSuffix)
 	for _, s := range []string{smoothSuffix, varGradSuffix} {
-		if b, ok := strings.CutSuffix(name, s); ok && registry[b].build != nil {
-			return b
+		if inner, ok := strings.CutSuffix(b, s); ok {
+			b = inner
+			break
 		}
+	}
+	if registry[b].build != nil {
+		return b
 	}
 	return name
 }
