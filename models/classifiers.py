@@ -392,8 +392,8 @@ def keras_net(model, preprocess=None, cam_layer=None, size=None):
     net.inline_logits = lambda images: finish(head(pre(images), training=False))
     net.preprocess = pre
     one = tf.constant(x[:1])
-    if tuple(pre(one).shape) != one.shape:
-        net.biased_unavailable = f"the preprocessing changes the input's shape {one.shape} to {tuple(pre(one).shape)}"
+    if tuple(pre(one).shape) != tuple(one.shape):
+        net.biased_unavailable = f"the preprocessing changes the input's shape {tuple(one.shape)} to {tuple(pre(one).shape)}"
     else:
         net.biased, net.biased_unavailable = biased_net(
             head, pre(one), np.asarray(finish(head(pre(one), training=False)), np.float64), finish, log)

@@ -21,7 +21,7 @@ func fashionModel(t *testing.T) string {
 
 // Each method writes maps named after it, beside the default method's, at the
 // image's size; --skip-existing tells them apart; the path methods (integrated,
-// blurig, guidedig) report completeness.
+// blurig, guidedig) and fullgrad report completeness.
 func TestExplainMethodsNameTheirOutputs(t *testing.T) {
 	model := fashionModel(t)
 	dir := t.TempDir()
@@ -39,7 +39,9 @@ func TestExplainMethodsNameTheirOutputs(t *testing.T) {
 		{"blurig", []string{"--steps", "4"}},
 		{"guidedig", []string{"--steps", "4"}},
 		{"gradxinput", []string{"--filter", "positive", "--reduce", "max"}},
+		{"fullgrad", nil},
 		{"gradcam", nil},
+		{"cam", nil},
 		{"gradcampp", nil},
 		{"layercam", nil},
 		{"xgradcam", nil},
@@ -71,7 +73,7 @@ func TestExplainMethodsNameTheirOutputs(t *testing.T) {
 		if w, h := imageSize(t, heat); w != 50 || h != 40 {
 			t.Errorf("%s is %dx%d, want 50x40", heat, w, h)
 		}
-		if pathMethod := c.method == "integrated" || c.method == "blurig" || c.method == "guidedig"; pathMethod != (len(r.Completeness) == 1) {
+		if checked := c.method == "integrated" || c.method == "blurig" || c.method == "guidedig" || c.method == "fullgrad"; checked != (len(r.Completeness) == 1) {
 			t.Errorf("%s: completeness %+v", c.method, r.Completeness)
 		}
 		// Done now, for this method only.

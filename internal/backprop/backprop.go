@@ -388,6 +388,36 @@ func (m *Model) GradCAM(images []float32, n int, units []int32, k int) (method.C
 	return cam, nil
 }
 
+// FullGrad evaluates the fullgrad signature (see method.FullGradParts): n*k
+// logits, n*k*H*W*C input terms, n*k*H*W bias maps and n*k bias totals, each
+// output's shape checked.
+func (m *Model) FullGrad(images []float32, n int, units []int32, k int) (method.FullGradParts, error) {
+	outs, err := m.runWithUnits("fullgrad", images, n, units, k)
+	if err != nil {
+		return method.FullGradParts{}, err
+	}
+	defer releaseAll(outs)
+	h, w, c := m.InputSize()
+	rows := []int64{int64(n), int64(k)}
+	// In the order of the role's outputs (manifest.Roles): logits, inputs, bias, bias_total.
+	keys := []string{"logits", "inputs", "bias", "bias_total"}
+	shapes := [][]int64{rows, append(rows, int64(h), int64(w), int64(c)), append(rows, int64(h), int64(w)), rows}
+	values := make([][]float32, len(keys))
+	for i, want := range shapes {
+		if got := outs[i].Shape(); !slices.Equal(got, want) {
+			return method.FullGradParts{}, fmt.Errorf("%s %s has shape %v, want %v", m.bound["fullgrad"].name, keys[i], got, want)
+		}
+		size := 1
+		for _, d := range want {
+			size *= int(d)
+		}
+		if values[i], err = copyFloats(outs[i], size); err != nil {
+			return method.FullGradParts{}, fmt.Errorf("%s %s: %w", m.bound["fullgrad"].name, keys[i], err)
+		}
+	}
+	return method.FullGradParts{Logits: values[0], Inputs: values[1], Bias: values[2], BiasTotal: values[3]}, nil
+}
+
 // runWithUnits feeds n images and their n*k units to a role's signature and
 // returns its outputs, which the caller releases.
 func (m *Model) runWithUnits(role string, images []float32, n int, units []int32, k int) ([]*tf.Tensor, error) {

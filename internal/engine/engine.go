@@ -63,7 +63,7 @@ type Explanation struct {
 	Labels []string
 	Logits []float32 // the raw logits of Units
 	Maps   [][]float32
-	// Completeness is integrated gradients' check, one per unit; nil otherwise.
+	// Completeness is the path methods' and FullGrad's check, one per unit; nil otherwise.
 	Completeness []method.Completeness
 	Err          error
 }

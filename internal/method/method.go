@@ -72,14 +72,15 @@ type Result struct {
 	Logits     []float32   // N*K logits of the units on the images themselves
 	Maps       [][]float32 // N*K maps of MapH x MapW values, not normalised
 	MapH, MapW int
-	// Completeness is the path methods' check (integrated, blurig, guidedig),
-	// one per row; nil otherwise.
+	// Completeness is the path methods' check (integrated, blurig, guidedig)
+	// and FullGrad's, one per row; nil otherwise.
 	Completeness []Completeness
 }
 
 // Completeness compares the sum of a path method's attributions with what
 // they must add up to, the logit's change between the path's ends
-// (Sundararajan et al. 2017, axiom of completeness).
+// (Sundararajan et al. 2017, axiom of completeness); for FullGrad, the sum of
+// the full-gradient decomposition's terms with the logit itself (Delta).
 type Completeness struct {
 	Sum   float64 `json:"attribution_sum"` // sum of the attributions over pixels and channels
 	Delta float64 `json:"logit_delta"`     // logit(input) - logit(baseline), the path's start

@@ -28,7 +28,7 @@ type Record struct {
 	Files
 	// Method names the method that drew the maps.
 	Method string `json:"method,omitempty"`
-	// Completeness is integrated gradients' check, one per unit.
+	// Completeness is the path methods' and FullGrad's check, one per unit.
 	Completeness []method.Completeness `json:"completeness,omitempty"`
 	Skipped      bool                  `json:"skipped,omitempty"`
 	Err          error                 `json:"-"`

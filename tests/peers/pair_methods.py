@@ -10,7 +10,8 @@ returns what PAIR asks for: the unit's logit, its gradient with respect to the
 input, or the CAM layer's values and gradients.
 
     pair_methods.py --kind fashion --model-dir models/fashion --units 3,7
-                    --methods gradcam,occlusion --occlusion-size 48 --out pair.npz a.png b.png
+                    --methods gradcam,occlusion,blurig,guidedig --occlusion-size 80
+                    --guidedig-steps 20 --out pair.npz a.png b.png
 
 The .npz holds, per method M, M: [N, H, W, C] or [N, h, w] as GetMask returns it.
 """
@@ -31,6 +32,7 @@ def main():
     p.add_argument("--units", required=True, help="one unit per image, comma-separated")
     p.add_argument("--methods", required=True, help="comma-separated: gradcam, occlusion")
     p.add_argument("--occlusion-size", type=int, default=15, help="Occlusion's size (PAIR's default 15)")
+    p.add_argument("--guidedig-steps", type=int, default=200, help="Guided IG's x_steps (PAIR's default 200)")
     p.add_argument("--out", required=True)
     p.add_argument("images", nargs="+")
     args = p.parse_args()
@@ -40,6 +42,17 @@ def main():
     import tensorflow as tf
     from PIL import Image
     import saliency.core as pair
+
+    # PAIR 0.2.1's guided_ig.py calls np.quantile(..., interpolation=...), which
+    # numpy 2.4 removed; it is the same argument as method=.
+    quantile = np.quantile
+
+    def quantile_compat(a, q, *args, interpolation=None, **kw):
+        if interpolation is not None:
+            kw["method"] = interpolation
+        return quantile(a, q, *args, **kw)
+
+    np.quantile = quantile_compat
 
     sys.path.insert(0, TESTS)
     import conftest
@@ -89,6 +102,11 @@ def main():
                                                            should_resize=False, three_dims=False),
         "occlusion": lambda x, args_: pair.Occlusion().GetMask(x, call_model_function, args_,
                                                                size=args.occlusion_size, value=0),
+        # Blur IG at its defaults (max_sigma 50, steps 100, grad_step 0.01).
+        "blurig": lambda x, args_: pair.BlurIG().GetMask(x, call_model_function, args_),
+        # Guided IG from black (PAIR's zeros: these models take raw 0..255 pixels).
+        "guidedig": lambda x, args_: pair.GuidedIG().GetMask(x, call_model_function, args_,
+                                                             x_steps=args.guidedig_steps),
     }
     out = {}
     for m in args.methods.split(","):
