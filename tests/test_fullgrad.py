@@ -290,8 +290,13 @@ def test_manifest_describes_the_biased_layers(case, reference):
     theirs = sorted((e["class"], e["spatial"]) for e in fg["layers"])
     assert theirs == mine
     assert fg["spatial_layers"] == sum(s for _, s in mine)
-    if case.name != "tiny":  # the reference's split copy names its layers on its own
-        assert sorted(e["layer"] for e in fg["layers"]) == sorted(l.name for l, _ in biased_layers(case.keras))
+    # In the model's order, by name where the names are the architecture's own
+    # (Xception's); Keras numbers unnamed layers per session (the demo model
+    # exported in the process that trained it has batch_normalization_17 where
+    # a fresh rebuild has batch_normalization), and the tiny reference's split
+    # copy names its layers on its own: there, by class.
+    ours = [(l.name if case.name == "xception" else type(l).__name__) for l, _ in biased_layers(case.keras)]
+    assert [e["layer"] if case.name == "xception" else e["class"] for e in fg["layers"]] == ours
 
 
 def test_without_biases_or_layers_no_fullgrad(cli, export, reference, tmp_path):

@@ -6,9 +6,9 @@
   `--model xception` is found among the installed models, and the maps and
   raw arrays are byte for byte those of the checkout's bin/saliency on the
   same images; the program's RUNPATH is `$ORIGIN` alone and `ldd` resolves
-  every library inside the moved tree, none in the checkout (at K = 1 and K = 5,
-  which loads the model's shared-forward SavedModel, whose weights stay hard
-  links to the main ones); man pages and
+  every library inside the moved tree, none in the checkout (at K = 1, at K = 5,
+  which loads the model's shared-forward SavedModel, and with fullgrad, which
+  loads its own: their weights stay hard links to the main ones); man pages and
   completions are in their usual places; a tree missing a TensorFlow library
   fails with one line naming it and exit 127; `make uninstall` leaves the
   prefix exactly as it was (same paths, the user's file untouched).
@@ -31,7 +31,8 @@ from conftest import ROOT
 
 BARE = {"PATH": "/usr/bin:/bin"}
 PHOTOS = ("chelsea", "coffee")
-KS = (1, 5)
+# (K, method): the main SavedModel, the shared-forward one and fullgrad's own.
+RUNS = ((1, "gradients"), (5, "gradients"), (1, "fullgrad"))
 
 
 def make(*args):
@@ -50,11 +51,11 @@ def snapshot(folder):
     return out
 
 
-def explain(binary, cwd, out_dir, env=None, k=1):
-    """--model xception --top-k k on the testdata photos; the records and each
-    output's bytes."""
+def explain(binary, cwd, out_dir, env=None, k=1, method="gradients"):
+    """--model xception --top-k k --method method on the testdata photos; the
+    records and each output's bytes."""
     photos = [str(ROOT / "testdata" / f"{n}.jpg") for n in PHOTOS]
-    proc = subprocess.run([str(binary), "explain", "--model", "xception", "--top-k", str(k), "--raw", "--json",
+    proc = subprocess.run([str(binary), "explain", "--model", "xception", "--top-k", str(k), "--method", method, "--raw", "--json",
                            "--out-dir", str(out_dir), *photos],
                           capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -71,26 +72,27 @@ def checkout_run(cli, model_path, tmp_path_factory):
     """The checkout's own bin/saliency on the same images: what an install must give."""
     d = tmp_path_factory.mktemp("checkout")
     env = dict(os.environ, SALIENCY_MODELS=str(pathlib.Path(model_path("xception")).parent))
-    return {k: explain(cli.path, d, d / f"maps{k}", env, k) for k in KS}
+    return {run: explain(cli.path, d, d / f"maps{run[0]}-{run[1]}", env, *run) for run in RUNS}
 
 
 def assert_runs_bare(tree, tmp_path, checkout_run):
     """tree's bin/saliency, from another folder with nothing in the environment,
-    at K = 1 (the main SavedModel) and K = 5 (the shared-forward one, whose
-    weights are a hard link to the main one's)."""
+    at K = 1 (the main SavedModel), K = 5 (the shared-forward one) and with
+    fullgrad (its own), whose weights are hard links to the main one's."""
     cwd = tmp_path / "somewhere-else"
     cwd.mkdir()
-    for k in KS:
-        records, files = explain(tree / "bin" / "saliency", cwd, f"maps{k}", BARE, k)
-        want_records, want_files = checkout_run[k]
+    for run in RUNS:
+        records, files = explain(tree / "bin" / "saliency", cwd, f"maps{run[0]}-{run[1]}", BARE, *run)
+        want_records, want_files = checkout_run[run]
         assert records == want_records
         assert files.keys() == want_files.keys()
         for name in files:
-            assert files[name] == want_files[name], f"K={k}: {name} differs from the checkout's"
+            assert files[name] == want_files[name], f"{run}: {name} differs from the checkout's"
     model = tree / "share" / "saliency" / "models" / "xception"
-    for f in (model / "variables").iterdir():
-        assert (model / "shared" / "variables" / f.name).stat().st_ino == f.stat().st_ino, \
-            f"shared/variables/{f.name} is not a hard link to variables/{f.name}"
+    for sub in ("shared", "fullgrad"):
+        for f in (model / "variables").iterdir():
+            assert (model / sub / "variables" / f.name).stat().st_ino == f.stat().st_ino, \
+                f"{sub}/variables/{f.name} is not a hard link to variables/{f.name}"
 
     program = tree / "lib" / "saliency" / "saliency"
     dynamic = subprocess.run(["readelf", "-d", str(program)], capture_output=True, text=True).stdout

@@ -112,12 +112,14 @@ func (f *foundModel) load(opts backprop.Options) (*backprop.Model, error) {
 
 // options are the session options for a run of the named method with k units
 // per image: the SavedModel with the signature for several units from one
-// forward pass when the run sends its units in groups (it holds only what such
-// a run calls; the main one, without it, is lighter for every other run).
+// forward pass when the run sends its units in groups, the one with fullgrad's
+// when the method is fullgrad (each holds only what such a run calls; the main
+// one, without them, is lighter for every other run).
 func (f *foundModel) options(methodName string, k int, precision string) backprop.Options {
 	sf := f.manifest.Signatures["gradients"].SharedForward
 	return backprop.Options{
 		SharedForward: sf != nil && method.SharesForward(methodName, k, sf.Units),
+		Own:           method.OwnRole(methodName),
 		BFloat16:      precision == "bfloat16",
 	}
 }

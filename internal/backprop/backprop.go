@@ -9,12 +9,14 @@
 package backprop
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	tf "github.com/tensorflow/tensorflow/tensorflow/go"
@@ -36,6 +38,14 @@ type Model struct {
 	// shared is the gradients' shared_forward signature when its SavedModel is
 	// the one loaded (Options.SharedForward), else nil.
 	shared *manifest.SharedForward
+	// own is the role whose SavedModel of its own (manifest.Signature.Dir) is
+	// the one loaded (Options.Own), else "".
+	own  string
+	opts Options
+	// owned holds the SavedModels of their own that this model opened for a
+	// role it lacks (ownModel), by role; closed with it.
+	ownedMu sync.Mutex
+	owned   map[string]*Model
 }
 
 // boundSignature is one role's signature resolved to graph tensors: inputs by
@@ -56,6 +66,12 @@ type Options struct {
 	// and gradients roles besides, for runs that send an image's units in
 	// groups (method.SharesForward says which).
 	SharedForward bool
+	// Own names a role exported in a SavedModel of its own (the manifest's
+	// Signature.Dir, e.g. fullgrad) to load instead of the main one: it has
+	// only that role and the logits (manifest.OwnRoles), for runs of the
+	// methods that call it (method.OwnRole says which). Ignored when the
+	// manifest has the role in the main SavedModel (older exports).
+	Own string
 	// BFloat16 has Grappler rewrite the graph to bfloat16 where oneDNN has
 	// bfloat16 kernels (auto_mixed_precision_onednn_bfloat16); only CPUs with
 	// native bfloat16 gain from it (hostcpu.BFloat16).
@@ -75,10 +91,13 @@ func Load(dir string, opts Options) (*Model, error) {
 // Open loads the SavedModel of a manifest already read (manifest.Read) and
 // binds the signatures it names.
 func Open(man *manifest.Manifest, opts Options) (*Model, error) {
-	dir, shared := man.Dir, man.Signatures["gradients"].SharedForward
-	if opts.SharedForward && shared != nil {
+	dir, shared, own := man.Dir, man.Signatures["gradients"].SharedForward, ""
+	switch {
+	case opts.Own != "" && man.Signatures[opts.Own].Dir != "":
+		dir, shared, own = filepath.Join(man.Dir, man.Signatures[opts.Own].Dir), nil, opts.Own
+	case opts.SharedForward && shared != nil:
 		dir = filepath.Join(man.Dir, shared.Dir)
-	} else {
+	default:
 		shared = nil
 	}
 	sessionOpts, err := opts.session()
@@ -89,7 +108,7 @@ func Open(man *manifest.Manifest, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load SavedModel %s: %w", dir, err)
 	}
-	m := &Model{Manifest: man, saved: saved, shared: shared}
+	m := &Model{Manifest: man, saved: saved, shared: shared, own: own, opts: opts}
 	if err := m.resolve(); err != nil {
 		saved.Session.Close()
 		return nil, fmt.Errorf("%s: %w", dir, err)
@@ -108,6 +127,12 @@ func (m *Model) resolve() error {
 			continue // optional roles the model lacks (validate checked the required ones)
 		}
 		name := named.Name
+		switch {
+		case m.own != "" && role.Name != m.own && !slices.Contains(manifest.OwnRoles, role.Name):
+			continue // not in the role's own SavedModel
+		case m.own == "" && named.Dir != "":
+			continue // in a SavedModel of its own (ownModel opens it when called)
+		}
 		if m.shared != nil {
 			switch {
 			case role.Name == "top1" && m.shared.Top != "":
@@ -238,14 +263,47 @@ func (m *Model) output(name string) (tf.Output, error) {
 	return op.Output(idx), nil
 }
 
-// Close releases the session. Closing twice is harmless.
+// Close releases the session, and those of the SavedModels of their own it
+// opened. Closing twice is harmless.
 func (m *Model) Close() error {
 	if m == nil || m.saved == nil {
 		return nil
 	}
-	err := m.saved.Session.Close()
-	m.saved = nil
-	return err
+	m.ownedMu.Lock()
+	errs := []error{m.saved.Session.Close()}
+	for _, o := range m.owned {
+		errs = append(errs, o.Close())
+	}
+	m.saved, m.owned = nil, nil
+	m.ownedMu.Unlock()
+	return errors.Join(errs...)
+}
+
+// ownModel returns the model that has role's signature: m itself, or, when the
+// manifest puts the role in a SavedModel of its own that m did not load, that
+// SavedModel, opened on first use with m's options. The command line loads it
+// directly for the runs that call it (Options.Own); this keeps every Model
+// able to answer every role its manifest names.
+func (m *Model) ownModel(role string) (*Model, error) {
+	if m.has(role) || m.Manifest.Signatures[role].Dir == "" {
+		return m, nil
+	}
+	m.ownedMu.Lock()
+	defer m.ownedMu.Unlock()
+	if o := m.owned[role]; o != nil {
+		return o, nil
+	}
+	opts := m.opts
+	opts.SharedForward, opts.Own = false, role
+	o, err := Open(m.Manifest, opts)
+	if err != nil {
+		return nil, err
+	}
+	if m.owned == nil {
+		m.owned = map[string]*Model{}
+	}
+	m.owned[role] = o
+	return o, nil
 }
 
 // NumClasses is the number of output units.
@@ -392,6 +450,12 @@ func (m *Model) GradCAM(images []float32, n int, units []int32, k int) (method.C
 // logits, n*k*H*W*C input terms, n*k*H*W bias maps and n*k bias totals, each
 // output's shape checked.
 func (m *Model) FullGrad(images []float32, n int, units []int32, k int) (method.FullGradParts, error) {
+	if o, err := m.ownModel("fullgrad"); err != nil || o != m {
+		if err != nil {
+			return method.FullGradParts{}, err
+		}
+		return o.FullGrad(images, n, units, k)
+	}
 	outs, err := m.runWithUnits("fullgrad", images, n, units, k)
 	if err != nil {
 		return method.FullGradParts{}, err

@@ -92,7 +92,16 @@ type Signature struct {
 	// has it (exports of Keras models since issue 15; nil for older exports and
 	// --savedmodel ones).
 	SharedForward *SharedForward `json:"shared_forward,omitempty"`
+	// Dir, when set, is the SavedModel of its own that holds this signature
+	// (relative to the model's folder), with the logits role's signature
+	// beside it (OwnRoles): only runs that call the role load it, so the
+	// main SavedModel does not carry its memory (fullgrad since issue 16).
+	Dir string `json:"dir,omitempty"`
 }
+
+// OwnRoles are the roles a Signature.Dir SavedModel has besides its own: what
+// a run calls to choose the units it explains.
+var OwnRoles = []string{"logits"}
 
 // SharedForward is a signature with the gradients role's keys that takes
 // units [N, Units] and runs the model forward once for all of them, then one
@@ -202,6 +211,9 @@ func (m *Manifest) validate() error {
 		if err := sig.check(role); err != nil {
 			return err
 		}
+		if d := sig.Dir; d != "" && (role.Required || !localDir(d)) {
+			return fmt.Errorf("signature %q: dir %q: only optional roles may live in a folder inside the model's", role.Name, d)
+		}
 		if err := sig.SharedForward.check(); err != nil {
 			return fmt.Errorf("signature %q: shared_forward: %w", role.Name, err)
 		}
@@ -220,12 +232,17 @@ func (sf *SharedForward) check() error {
 		return fmt.Errorf("%d units; want 2 or more", sf.Units)
 	case sf.Signature == "":
 		return errors.New("no signature name")
-	case sf.Dir == "" || filepath.IsAbs(sf.Dir) || !filepath.IsLocal(sf.Dir):
+	case !localDir(sf.Dir):
 		return fmt.Errorf("dir %q is not a folder inside the model's", sf.Dir)
 	case sf.Top != "" && sf.Top == sf.Signature:
 		return fmt.Errorf("top %q is the gradients signature's name", sf.Top)
 	}
 	return nil
+}
+
+// localDir reports whether dir names a folder inside the model's.
+func localDir(dir string) bool {
+	return dir != "" && !filepath.IsAbs(dir) && filepath.IsLocal(dir)
 }
 
 // holdsPixels reports whether an input range takes the 0..255 RGB values the

@@ -53,6 +53,25 @@ func TestParseSharedForward(t *testing.T) {
 	}
 }
 
+// A fullgrad signature in the SavedModel of its own in dir.
+func fullgradSignature(dir string) string {
+	return `"fullgrad": {"name": "fullgrad", "dir": "` + dir + `", "inputs": {"images": "images", "units": "units"}, ` +
+		`"outputs": {"logits": "logits", "inputs": "inputs", "bias": "bias", "bias_total": "bias_total"}}`
+}
+
+func TestParseOwnDir(t *testing.T) {
+	m, err := Parse([]byte(strings.Replace(valid, `"signatures": {`, `"signatures": {`+fullgradSignature("fullgrad")+`,`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.Signatures["fullgrad"].Dir; d != "fullgrad" {
+		t.Errorf("fullgrad's dir parsed as %q", d)
+	}
+	if d := m.Signatures["gradients"].Dir; d != "" {
+		t.Errorf("gradients' dir parsed as %q, want none", d)
+	}
+}
+
 const top1Signature = `"top1": {"name": "top1", "inputs": {"images": "images"}, "outputs": {"units": "units", "logits": "logits", "gradients": "gradients"}}`
 
 func TestParseRejects(t *testing.T) {
@@ -81,6 +100,10 @@ func TestParseRejects(t *testing.T) {
 			`"gradients": "gradients"}, "shared_forward": {"units": 5, "signature": "g5", "dir": "shared", "top": "top5"}`, `top "top5" has no top1 signature`},
 		{"shared_forward top named as its gradients", `"gradients": "gradients"}`,
 			`"gradients": "gradients"}, "shared_forward": {"units": 5, "signature": "g5", "dir": "shared", "top": "g5"}`, `top "g5" is the gradients signature's name`},
+		{"required role in a folder of its own", `"gradients": {"name": "gradients",`,
+			`"gradients": {"name": "gradients", "dir": "grads",`, `signature "gradients": dir "grads": only optional roles`},
+		{"own folder outside the model's", `"signatures": {`,
+			`"signatures": {` + fullgradSignature(`../fg`) + `,`, `signature "fullgrad": dir "../fg": only optional roles may live in a folder inside`},
 		{"optional role incomplete", `"signatures": {`,
 			`"signatures": {"gradcam": {"name": "gradcam", "inputs": {"images": "images", "units": "units"}, "outputs": {"logits": "logits"}},`,
 			`signature "gradcam" does not name its "activations" output`},

@@ -53,6 +53,17 @@ type FullGradModel interface {
 // logit itself.
 type fullGrad struct{}
 
+// OwnRole is the signature role the named method calls that an export may
+// hold in a SavedModel of its own (the manifest's Signature.Dir), "" for the
+// methods that call only the main one's: a run of the method loads that
+// SavedModel instead (backprop.Options.Own).
+func OwnRole(name string) string {
+	if Base(name) == "fullgrad" {
+		return "fullgrad"
+	}
+	return ""
+}
+
 func newFullGrad(Params) (Method, error) { return fullGrad{}, nil }
 
 func (fullGrad) Name() string { return "fullgrad" }

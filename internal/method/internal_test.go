@@ -245,6 +245,17 @@ func TestSharesForward(t *testing.T) {
 	}
 }
 
+// OwnRole: the runs that load fullgrad's SavedModel of its own, whatever
+// wrappers are around the method.
+func TestOwnRole(t *testing.T) {
+	for name, want := range map[string]string{"fullgrad": "fullgrad", "fullgrad-smooth-tta": "fullgrad",
+		"fullgrad-tta": "fullgrad", "gradients": "", "gradcam": "", "integrated-smooth": ""} {
+		if got := OwnRole(name); got != want {
+			t.Errorf("OwnRole(%s) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 // --tta's spec: flips and scales, 1 first and each once; nothing that adds no
 // view, and no scale outside 0.25..4.
 func TestParseTTA(t *testing.T) {

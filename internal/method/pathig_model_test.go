@@ -13,15 +13,17 @@ import (
 // tests/ compares both with PAIR saliency itself.
 
 // Blur IG's attributions add up to logit(x) - logit(x blurred at sigma 50) as
-// its left Riemann sum in sigma converges. Measured on the first 4 held-out
-// composites (2026-12, the model `make test` trains): gaps 66%, 12%, 27%, 16%
-// at 25 steps; 1.2%, 5.0%, 2.7%, 3.9% at PAIR's 100 (mean 3.2%); 1.7%, 0.6%,
-// 0.9%, 0.1% at 400. The sum misses the first interval, [0, 0.5], where the
-// slope is 0 (PAIR's too), and the trained model's logit changes fastest at
-// small sigma; the model changes with every training run. So at PAIR's 100
-// steps every gap must be under 10% and their mean under 5%, and the mean must
-// shrink from 25 steps (a wrong sign, step or slope converges elsewhere, or
-// not at all). The logits are the image's, the gradients method's.
+// its left Riemann sum in sigma converges. The sum misses the first interval,
+// [0, 0.5], where the slope is 0 (PAIR's too), and the trained model's logit
+// changes fastest at small sigma, so the gap left at PAIR's 100 steps depends
+// on the model, which changes with every training run. Measured on the first 4
+// held-out composites: 66%, 12%, 27%, 16% at 25 steps and 1.2%, 5.0%, 2.7%,
+// 3.9% at 100 (mean 3.2%) on one run's model; 9.1%, 1.3%, 38%, 40% and 10.1%,
+// 1.9%, 4.1%, 1.9% (mean 4.5%) on CI's (2026-11-28). So at 100 steps every gap
+// must be under 20% and their mean under 8%, and the mean must shrink from 25
+// steps: a wrong sign leaves gaps near 200%, a slope off by a factor of two
+// 50%, a wrong step no convergence. The logits are the image's, the gradients
+// method's.
 func TestBlurIGCompletenessOnTheTrainedModel(t *testing.T) {
 	m := model(t, "fashion")
 	const n = 4
@@ -52,12 +54,12 @@ func TestBlurIGCompletenessOnTheTrainedModel(t *testing.T) {
 	}
 	coarse, fine := gaps(25), gaps(BlurIGSteps)
 	for row, gap := range fine {
-		if !(gap < 0.10) {
-			t.Errorf("row %d: gap %.2e at %d steps, want < 10%%", row, gap, BlurIGSteps)
+		if !(gap < 0.20) {
+			t.Errorf("row %d: gap %.2e at %d steps, want < 20%%", row, gap, BlurIGSteps)
 		}
 	}
-	if mc, mf := meanOf(coarse), meanOf(fine); !(mf < 0.05) || !(mf < mc) {
-		t.Errorf("mean gap %.2e at 25 steps, %.2e at %d; want under 5%% and shrinking", mc, mf, BlurIGSteps)
+	if mc, mf := meanOf(coarse), meanOf(fine); !(mf < 0.08) || !(mf < mc) {
+		t.Errorf("mean gap %.2e at 25 steps, %.2e at %d; want under 8%% and shrinking", mc, mf, BlurIGSteps)
 	}
 }
 
