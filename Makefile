@@ -128,7 +128,7 @@ TEST_ENV = SALIENCY_TEST_MODEL=$(MODELS)/xception SALIENCY_RESIZE_REFERENCE=$(CU
 # is laid out"); the others but backprop and cmd/saliency build without it.
 PURE_GO = ./internal/output ./internal/inputs ./internal/postproc ./internal/render \
 	./internal/imageio ./internal/evaluate ./internal/manifest ./internal/jsonnum ./internal/report \
-	./internal/hostcpu ./internal/segment
+	./internal/hostcpu ./internal/segment ./internal/gaussfilter
 
 test-go: build/reference/resize.json build/reference/colormaps.json build/reference/felzenszwalb.json \
 	$(HELDOUT)/boxes.json $(GOALSET)/boxes.json

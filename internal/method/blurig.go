@@ -3,6 +3,7 @@ package method
 import (
 	"math"
 
+	"github.com/saliency-tool/saliency/internal/gaussfilter"
 	"github.com/saliency-tool/saliency/internal/postproc"
 )
 
@@ -16,14 +17,15 @@ import (
 //
 //	attribution = -sum_s (sigma_{s+1} - sigma_s) * dL_s * g(L(x, sigma_s))
 //
-// where L(x, sigma) is gaussianFilter (scipy's gaussian_filter, zero outside
-// the image, as PAIR calls it) and dL_s = (L(x, sigma_s + 0.01) - L(x,
-// sigma_s)) / 0.01, its finite difference in sigma. The arithmetic is PAIR's
-// numpy float32 (the blurs are scipy's bit for bit; the products and the running
-// sum are rounded to float32 in PAIR's order). At sigma_0 = 0 the blur is the
-// identity and so is the radius-0 kernel of sigma 0.01: the first term is 0, as
-// in PAIR. Then the channel filter and reduction. Its completeness check
-// compares the sum with logit(x) - logit(L(x, MaxSigma)), the path's ends.
+// where L(x, sigma) is gaussfilter.Filter in mode Constant (scipy's
+// gaussian_filter, zero outside the image, as PAIR calls it) and dL_s = (L(x,
+// sigma_s + 0.01) - L(x, sigma_s)) / 0.01, its finite difference in sigma. The
+// arithmetic is PAIR's numpy float32 (the blurs are scipy's bit for bit; the
+// products and the running sum are rounded to float32 in PAIR's order). At
+// sigma_0 = 0 the blur is the identity and so is the radius-0 kernel of sigma
+// 0.01: the first term is 0, as in PAIR. Then the channel filter and reduction.
+// Its completeness check compares the sum with logit(x) - logit(L(x,
+// MaxSigma)), the path's ends.
 type blurIG struct {
 	channels postproc.Channels
 	steps    int
@@ -67,8 +69,8 @@ func (bi blurIG) Explain(m Model, b Batch) (Result, error) {
 		func(v int) []int32 { return b.unitsOf(v / bi.steps) },
 		func(v int, dst []float32) {
 			x, s := b.image(v/bi.steps, pixels), v%bi.steps
-			gaussianFilter(dst, x, h, w, c, sigma(s))
-			gaussianFilter(further, x, h, w, c, sigma(s)+blurIGGradStep)
+			gaussfilter.Filter(dst, x, h, w, c, sigma(s), gaussfilter.Constant)
+			gaussfilter.Filter(further, x, h, w, c, sigma(s)+blurIGGradStep, gaussfilter.Constant)
 			slope := make([]float32, pixels)
 			for p := range slope {
 				slope[p] = (further[p] - dst[p]) / gradStep
@@ -122,7 +124,7 @@ func (bi blurIG) endLogits(m Model, b Batch) ([]float32, error) {
 	pixels := h * w * c
 	blurred := Batch{Images: make([]float32, len(b.Images)), N: b.N, Units: b.Units, K: b.K}
 	for i := range b.N {
-		gaussianFilter(blurred.image(i, pixels), b.image(i, pixels), h, w, c, blurIGMaxSigma)
+		gaussfilter.Filter(blurred.image(i, pixels), b.image(i, pixels), h, w, c, blurIGMaxSigma, gaussfilter.Constant)
 	}
 	ends := make([]float32, b.N*b.K)
 	return ends, cleanLogits(m, blurred, ends)

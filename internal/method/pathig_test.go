@@ -10,127 +10,10 @@ import (
 	"github.com/saliency-tool/saliency/internal/postproc"
 )
 
-// Blur IG's blur and Guided IG's bookkeeping by hand, and both methods on a
-// linear function, whose path integrals have closed forms. pathig_model_test.go
-// runs them on the real exported models; tests/ compares them with PAIR.
-
-// The kernel of sigma 0.5 has radius int(4 * 0.5 + 0.5) = 2 and weights
-// exp(-2 x^2) / S, S = 1 + 2 e^-2 + 2 e^-8: an impulse spreads as the product
-// of the kernel along the rows and along the columns.
-func TestGaussianFilterImpulseByHand(t *testing.T) {
-	const h, w, c = 7, 9, 2
-	s := 1 + 2*math.Exp(-2) + 2*math.Exp(-8)
-	k := []float64{1 / s, math.Exp(-2) / s, math.Exp(-8) / s} // by distance 0, 1, 2
-	img := make([]float32, h*w*c)
-	img[(3*w+4)*c+1] = 10 // row 3, column 4, channel 1
-	dst := make([]float32, len(img))
-	gaussianFilter(dst, img, h, w, c, 0.5)
-	for y := range h {
-		for x := range w {
-			dy, dx := abs(y-3), abs(x-4)
-			want := 0.0
-			if dy <= 2 && dx <= 2 {
-				want = 10 * k[dy] * k[dx]
-			}
-			if got := dst[(y*w+x)*c+1]; math.Abs(float64(got)-want) > 1e-6*10 {
-				t.Errorf("(%d, %d): %g, want %g", y, x, got, want)
-			}
-			if got := dst[(y*w+x)*c]; got != 0 {
-				t.Errorf("(%d, %d): the other channel is %g", y, x, got)
-			}
-		}
-	}
-}
-
-// Outside the image every value is 0 (PAIR's mode="constant"): a 1 x 3 row
-// [1, 2, 3] under sigma 0.5 loses mass at both ends, and the rows' pass of a
-// one-row image only multiplies by the kernel's centre.
-func TestGaussianFilterZeroBorderByHand(t *testing.T) {
-	s := 1 + 2*math.Exp(-2) + 2*math.Exp(-8)
-	k0, k1, k2 := 1/s, math.Exp(-2)/s, math.Exp(-8)/s
-	dst := make([]float32, 3)
-	gaussianFilter(dst, []float32{1, 2, 3}, 1, 3, 1, 0.5)
-	want := []float64{
-		k0 * (k0*1 + k1*2 + k2*3),
-		k0 * (k1*1 + k0*2 + k1*3),
-		k0 * (k2*1 + k1*2 + k0*3),
-	}
-	for i := range want {
-		if math.Abs(float64(dst[i])-want[i]) > 1e-6 {
-			t.Errorf("value %d: %g, want %g (zeros beyond the border)", i, dst[i], want[i])
-		}
-	}
-}
-
-// A radius far beyond the image (sigma 50: 200 pixels) on 3 x 3: every output
-// is the sum over the whole image of the kernel at each offset, the kernel
-// normalised over all its 401 taps.
-func TestGaussianFilterRadiusBeyondTheImage(t *testing.T) {
-	const sigma = 50.0
-	var s float64
-	for x := -200; x <= 200; x++ {
-		s += math.Exp(-float64(x*x) / (2 * sigma * sigma))
-	}
-	kern := func(d int) float64 { return math.Exp(-float64(d*d)/(2*sigma*sigma)) / s }
-	img := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
-	dst := make([]float32, 9)
-	gaussianFilter(dst, img, 3, 3, 1, sigma)
-	for y := range 3 {
-		for x := range 3 {
-			var want float64
-			for v := range 3 {
-				for u := range 3 {
-					want += float64(img[v*3+u]) * kern(y-v) * kern(x-u)
-				}
-			}
-			if got := float64(dst[y*3+x]); math.Abs(got-want) > 1e-6*want {
-				t.Errorf("(%d, %d): %g, want %g", y, x, got, want)
-			}
-		}
-	}
-}
-
-// Sigma 0 copies the image, and so does sigma 0.01, whose radius int(0.04 +
-// 0.5) is 0: Blur IG's first slope is exactly 0, as in PAIR.
-func TestGaussianFilterIdentities(t *testing.T) {
-	img := []float32{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8}
-	for _, sigma := range []float64{0, 0.01, 0.12} {
-		dst := make([]float32, len(img))
-		gaussianFilter(dst, img, 2, 2, 3, sigma)
-		if !slices.Equal(dst, img) {
-			t.Errorf("sigma %g: %v, want the image %v", sigma, dst, img)
-		}
-	}
-	dst := make([]float32, len(img))
-	gaussianFilter(dst, img, 2, 2, 3, 0.3) // radius int(1.2 + 0.5) = 1
-	if slices.Equal(dst, img) {
-		t.Error("sigma 0.3 left the image unchanged")
-	}
-}
-
-// numpy's pairwise sum: 1 followed by fifteen 2^-53 is 1 summed in order (each
-// half-ulp is rounded away) but 1 + 7 * 2^-52 by numpy (eight running sums of
-// the 16 values, then pairs of pairs), which np.sum prints.
-func TestPairwiseSumIsNumpys(t *testing.T) {
-	a := []float64{1}
-	for range 15 {
-		a = append(a, 0x1p-53)
-	}
-	if got, want := pairwiseSum(a), 1+7*0x1p-52; got != want {
-		t.Errorf("pairwiseSum = %v, want %v", got, want)
-	}
-	// Long sums split in halves of multiples of 8 and agree with the plain sum
-	// of exactly representable values.
-	b := make([]float64, 1001)
-	var plain float64
-	for i := range b {
-		b[i] = float64(i % 17)
-		plain += b[i]
-	}
-	if got := pairwiseSum(b); got != plain {
-		t.Errorf("pairwiseSum of small integers = %v, want %v", got, plain)
-	}
-}
+// Guided IG's bookkeeping by hand, and Blur IG and Guided IG on a linear
+// function, whose path integrals have closed forms (package gaussfilter tests
+// Blur IG's blur). pathig_model_test.go runs them on the real exported models;
+// tests/ compares them with PAIR.
 
 // numpy.quantile(a, q, method="lower") by hand and against sorting, with the
 // duplicates and +Inf Guided IG's gradients have.
@@ -444,5 +327,3 @@ func TestPathMethodsSteps(t *testing.T) {
 		t.Errorf("defaults %d, %d; PAIR saliency 0.2.1's are 100 and 200", BlurIGSteps, GuidedIGSteps)
 	}
 }
-
-func abs(x int) int { return max(x, -x) }

@@ -10,7 +10,8 @@
 // (_felzenszwalb_cython), skimage/_shared/filters.py (gaussian),
 // skimage/measure/_ccomp.pyx (find_root, join_trees), scipy 1.16's
 // ndimage/_filters.py (gaussian_filter, gaussian_filter1d, _gaussian_kernel1d)
-// and ndimage/src/ni_filters.c and ni_support.c (NI_Correlate1D, NI_ExtendLine).
+// and ndimage/src/ni_filters.c and ni_support.c (NI_Correlate1D, NI_ExtendLine)
+// for the smoothing, which package gaussfilter does.
 // Every floating-point step is done in the same order and precision as there,
 // so the labels agree pixel for pixel, numbering included; the one place they
 // can part, the order of tied edge weights, is explained at Graph.
@@ -19,6 +20,8 @@ package segment
 import (
 	"fmt"
 	"math"
+
+	"github.com/saliency-tool/saliency/internal/gaussfilter"
 )
 
 // Graph is an image's pixel graph as Felzenszwalb's method sees it: the image
@@ -74,7 +77,7 @@ func NewGraph[T float32 | float64](img []T, h, w, c int, sigma float64) *Graph {
 	for i, v := range img {
 		im[i] = float64(v)
 	}
-	im = smooth(im, h, w, c, sigma)
+	gaussfilter.Filter(im, im, h, w, c, sigma, gaussfilter.Reflect)
 
 	// The edges in scikit-image's order, which decides the order of ties (the
 	// np.hstack of the costs and np.vstack of the edges): each pixel's right
@@ -113,8 +116,9 @@ func NewGraph[T float32 | float64](img []T, h, w, c int, sigma float64) *Graph {
 
 // distance is the Euclidean distance between two pixels' colours, as
 // _felzenszwalb_cython computes it: np.sqrt(np.sum(d * d, axis=-1)) of the
-// float64 differences, the sum being numpy's (pairwiseSum). The difference's
-// sign does not change its square, so the pixels' order does not matter.
+// float64 differences, the sum being numpy's (gaussfilter.PairwiseSum). The
+// difference's sign does not change its square, so the pixels' order does not
+// matter.
 // scratch holds len(p) values.
 func distance(p, q, scratch []float64) float64 {
 	if len(p) < 8 { // numpy's pairwise sum of fewer than 8 terms, inline
@@ -129,7 +133,7 @@ func distance(p, q, scratch []float64) float64 {
 		d := p[k] - q[k]
 		scratch[k] = d * d
 	}
-	return math.Sqrt(pairwiseSum(scratch))
+	return math.Sqrt(gaussfilter.PairwiseSum(scratch))
 }
 
 // Segment runs Felzenszwalb's merge at the given scale, then absorbs segments
