@@ -231,19 +231,23 @@ OCCLUSION_SIZE = 80
 # 200 steps). At 20 steps the paths stay together.
 GUIDEDIG_STEPS = 20
 
+# XRAI's integrated-gradient points per baseline in the comparison (PAIR's
+# default 100 is 200 gradient calls an image in PAIR, one at a time).
+XRAI_STEPS = 20
+
 
 @pytest.fixture(scope="module")
 def pair(case, peers_python):
     """PAIR's masks on the case (tests/peers/pair_methods.py): Grad-CAM on both
-    models; occlusion, Blur IG and Guided IG on fashion (on Xception,
+    models; occlusion, Blur IG, Guided IG and XRAI on fashion (on Xception,
     occlusion's (299-size+1)^2 calls of one image each would take an hour, and
     Blur IG's 100 blurs of 299x299 in scipy minutes)."""
-    methods = "gradcam" + (",occlusion,blurig,guidedig" if case.name == "fashion" else "")
+    methods = "gradcam" + (",occlusion,blurig,guidedig,xrai" if case.name == "fashion" else "")
     out = case.tmp / "pair.npz"
     run_peer(peers_python, "pair_methods.py", "--kind", case.name, "--model-dir", case.dir,
              "--units", ",".join(map(str, case.units)), "--methods", methods,
              "--occlusion-size", OCCLUSION_SIZE, "--guidedig-steps", GUIDEDIG_STEPS,
-             "--out", out, *case.paths)
+             "--xrai-steps", XRAI_STEPS, "--out", out, *case.paths)
     return dict(np.load(out))
 
 
@@ -281,3 +285,40 @@ def test_path_methods_match_pair(case, pair, cli, reference):
         mine = case.cli_maps(cli, name, *flags)
         theirs = reference.normalize(np.abs(pair[name]).mean(-1))
         assert_close(f"{case.name} {name} vs PAIR", mine, theirs, tol=5e-4)
+
+
+def same_regions(a, b):
+    """Whether two maps have the same regions: pixels of equal value in one are
+    those of equal value in the other (whatever the values)."""
+    _, ra = np.unique(a, return_inverse=True)
+    _, rb = np.unique(b, return_inverse=True)
+    pairs = np.unique(np.stack([ra.ravel(), rb.ravel()]), axis=1).shape[1]
+    return pairs == ra.max() + 1 == rb.max() + 1
+
+
+@pytest.mark.parametrize("case", ["fashion"], indirect=True)
+def test_xrai_matches_pair(case, pair, cli, reference):
+    """XRAI at XRAI_STEPS, PAIR given its own segments at the input size
+    (_get_segments_felzenszwalb(resize_image=False), the CLI's deviation from
+    PAIR's 224x224 resize): the same regions, with the same values.
+
+    The regions must be identical: a wrong baseline, channel aggregation, gain
+    or segmentation changes them. The values are means of the base attribution,
+    which is PAIR's to the bit given the same gradients (PAIR run on the
+    SavedModel's gradients signature at batch 1 against the CLI at one row per
+    call, two held-out composites, 20 steps: attributions and maps bitwise
+    equal, 2026-11-28); here the gradients are two graphs' (Keras in PAIR, the
+    SavedModel in the CLI), a few 1e-7 apart, and the map's minimum is often a
+    leftover region of a few pixels (5 on the second image here), whose mean
+    moves most and shifts every normalised value with it. Measured 1.2e-4 /
+    2.0e-5 max / mean abs diff after min-max (image 1: 1.2e-4 / 3.9e-5, all of
+    it that shift; image 0: 5.6e-6 / 9.3e-7); hence 5e-4 / 1e-4, which a value
+    off by its formula (a sum for a mean, one baseline) exceeds many times over,
+    its regions differing by then as well. A greedy choice flipped
+    by a near-tie would show as other regions: none did; if one ever does, that
+    is where the two graphs part, not a difference of method."""
+    mine = case.cli_maps(cli, "xrai", "--steps", str(XRAI_STEPS))
+    theirs = pair["xrai"]
+    for i in range(len(mine)):
+        assert same_regions(mine[i], theirs[i]), f"{case.name} XRAI image {i}: other regions than PAIR's"
+    assert_close(f"{case.name} xrai vs PAIR", mine, reference.normalize(theirs), tol=5e-4, mean_tol=1e-4)

@@ -49,7 +49,8 @@ func (mf *methodFlags) add(cmd *cobra.Command) {
 	f.Float64Var(&mf.Noise, "noise", d.Noise, "smoothgrad and --smooth: noise standard deviation, as a share of the image's value range")
 	f.Uint64Var(&mf.Seed, "seed", 0, "smoothgrad and --smooth: seed of the noise")
 	f.IntVar(&mf.Steps, "steps", d.Steps, fmt.Sprintf("integrated: points of the trapezoidal rule from baseline to image, both ends included (the default shown); "+
-		"blurig, guidedig: steps of the path, PAIR saliency's %d and %d unless set", method.BlurIGSteps, method.GuidedIGSteps))
+		"blurig, guidedig: steps of the path, PAIR saliency's %d and %d unless set; xrai: integrated-gradient points per baseline, PAIR's %d unless set",
+		method.BlurIGSteps, method.GuidedIGSteps, method.XRAISteps))
 	f.StringVar(&mf.Baseline, "baseline", d.Baseline, "integrated: the path's start: "+strings.Join(method.Baselines, ", "))
 	f.IntVar(&mf.Smooth, "smooth", 0, "any method: average its maps over `N` noisy copies of the image (--noise, --seed; 0: off)")
 	f.BoolVar(&mf.VarGrad, "vargrad", false, "with --smooth: the maps' variance over the copies instead of their mean (VarGrad)")
@@ -92,7 +93,7 @@ var flagsOf = map[string][]string{
 	"samples":      {"smoothgrad"},
 	"noise":        {"smoothgrad"},
 	"seed":         {"smoothgrad"},
-	"steps":        {"integrated", "blurig", "guidedig"},
+	"steps":        {"integrated", "blurig", "guidedig", "xrai"},
 	"baseline":     {"integrated"},
 	"max-channels": {"scorecam"},
 	"patch":        {"occlusion"},
@@ -103,7 +104,7 @@ var flagsOf = map[string][]string{
 }
 
 // pairSteps are the --steps defaults of the methods that take PAIR saliency's.
-var pairSteps = map[string]int{"blurig": method.BlurIGSteps, "guidedig": method.GuidedIGSteps}
+var pairSteps = map[string]int{"blurig": method.BlurIGSteps, "guidedig": method.GuidedIGSteps, "xrai": method.XRAISteps}
 
 // pixelMethods lists the methods the channel filter and reduction apply to.
 func pixelMethods() []string {
@@ -221,14 +222,15 @@ func methodList() string {
 const helpWidth = 80
 
 // methodOrder puts the default first, the other pixel methods next, then
-// occlusion, and the class activation maps last, Grad-CAM at their head.
+// XRAI and occlusion (regions and patches at the input's size), and the class
+// activation maps last, Grad-CAM at their head.
 func methodOrder(name string) int {
 	switch {
 	case name == "gradients":
 		return 0
 	case method.PixelWise(name):
 		return 1
-	case name == "occlusion":
+	case name == "xrai" || name == "occlusion":
 		return 2
 	case name == "gradcam":
 		return 3

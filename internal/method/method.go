@@ -160,6 +160,7 @@ var registry = map[string]method{
 	"eigencam":   {newEigenCAM, "gradcam", false, "Eigen-CAM: first singular component of the block, no gradient", "Muhammad & Yeasin 2020"},
 	"scorecam":   {newScoreCAM, "gradcam", false, "Score-CAM: each channel weighted by the unit's softmax score on the image masked by it; no gradient; --max-channels N for the faster variant", "Wang et al. 2020"},
 	"occlusion":  {newOcclusion, "logits", false, "mean drop of the logit under a sliding --patch of --fill, every --stride pixels; forward passes only", "Zeiler & Fergus 2014"},
+	"xrai":       {newXRAI, "gradients", false, "XRAI: regions of six Felzenszwalb segmentations ranked greedily by their mean integrated gradient (from the image's darkest and brightest values, --steps points each; PAIR saliency's)", "Kapishnikov et al. 2019"},
 }
 
 // Names lists the methods New knows, sorted.

@@ -10,10 +10,15 @@ returns what PAIR asks for: the unit's logit, its gradient with respect to the
 input, or the CAM layer's values and gradients.
 
     pair_methods.py --kind fashion --model-dir models/fashion --units 3,7
-                    --methods gradcam,occlusion,blurig,guidedig --occlusion-size 80
-                    --guidedig-steps 20 --out pair.npz a.png b.png
+                    --methods gradcam,occlusion,blurig,guidedig,xrai --occlusion-size 80
+                    --guidedig-steps 20 --xrai-steps 20 --out pair.npz a.png b.png
 
 The .npz holds, per method M, M: [N, H, W, C] or [N, h, w] as GetMask returns it.
+
+XRAI is given its segments (GetMaskWithDetails' segments=): PAIR's own
+_get_segments_felzenszwalb with resize_image=False, i.e. at the input size. By
+default PAIR resizes the image to 224x224 to segment it; the CLI segments at the
+model's input size (internal/method/xrai.go), and this is how PAIR does that.
 """
 
 import argparse
@@ -33,6 +38,7 @@ def main():
     p.add_argument("--methods", required=True, help="comma-separated: gradcam, occlusion")
     p.add_argument("--occlusion-size", type=int, default=15, help="Occlusion's size (PAIR's default 15)")
     p.add_argument("--guidedig-steps", type=int, default=200, help="Guided IG's x_steps (PAIR's default 200)")
+    p.add_argument("--xrai-steps", type=int, default=100, help="XRAI's IG steps (PAIR's default 100)")
     p.add_argument("--out", required=True)
     p.add_argument("images", nargs="+")
     args = p.parse_args()
@@ -42,6 +48,7 @@ def main():
     import tensorflow as tf
     from PIL import Image
     import saliency.core as pair
+    from saliency.core import xrai as pair_xrai
 
     # PAIR 0.2.1's guided_ig.py calls np.quantile(..., interpolation=...), which
     # numpy 2.4 removed; it is the same argument as method=.
@@ -107,6 +114,12 @@ def main():
         # Guided IG from black (PAIR's zeros: these models take raw 0..255 pixels).
         "guidedig": lambda x, args_: pair.GuidedIG().GetMask(x, call_model_function, args_,
                                                              x_steps=args.guidedig_steps),
+        # XRAI at its defaults but the IG steps (baselines min(x) and max(x),
+        # algorithm "full"), on PAIR's segments at the input size (see above).
+        "xrai": lambda x, args_: pair.XRAI().GetMaskWithDetails(
+            x, call_model_function, args_,
+            segments=pair_xrai._get_segments_felzenszwalb(x, resize_image=False),
+            extra_parameters=pair.XRAIParameters(steps=args.xrai_steps)).attribution_mask,
     }
     out = {}
     for m in args.methods.split(","):
