@@ -450,10 +450,11 @@ func (m *Model) GradCAM(images []float32, n int, units []int32, k int) (method.C
 // logits, n*k*H*W*C input terms, n*k*H*W bias maps and n*k bias totals, each
 // output's shape checked.
 func (m *Model) FullGrad(images []float32, n int, units []int32, k int) (method.FullGradParts, error) {
-	if o, err := m.ownModel("fullgrad"); err != nil || o != m {
-		if err != nil {
-			return method.FullGradParts{}, err
-		}
+	o, err := m.ownModel("fullgrad")
+	if err != nil {
+		return method.FullGradParts{}, err
+	}
+	if o != m {
 		return o.FullGrad(images, n, units, k)
 	}
 	outs, err := m.runWithUnits("fullgrad", images, n, units, k)
