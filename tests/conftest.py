@@ -472,3 +472,56 @@ def reference():
                                  photo=photo, PHOTOS=PHOTOS, import_fashion=import_fashion,
                                  manifest_of=manifest_of, CAM_LAYERS=CAM_LAYERS, rebuild=rebuild,
                                  resize_input=resize_input, resize_maps=resize_maps)
+
+
+# ---------------------------------------------------------------- running on every core
+# `make test-python` runs the tests in TEST_JOBS worker processes (pytest-xdist,
+# --dist loadgroup --no-loadscope-reorder): most of the suite's time is one
+# Python thread tracing and saving graphs (an export is ~100% of one core), so
+# one process left the second core of the 2-core CI machine idle (2026-11-28,
+# one process: 56 min wall for 58.6 min of CPU). Each module is one group, so
+# its module fixtures (an exported model, a Keras rebuild) are built once, in
+# one worker; test_zoo's architectures are a group each (test_zoo.py). The
+# groups go out in the order below, the longest first (seconds measured one
+# process at a time on 2026-11-28), so that no long group starts last.
+LONGEST_FIRST = ("test_zoo",      # 2101 s, 12 groups of 50-350 s
+                 "test_methods",  # 420
+                 "test_peers",    # 308
+                 "test_install",  # 158
+                 "test_parity")   # 138; the rest under 90 each
+
+
+def _rank(item):
+    name = item.module.__name__
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Groups each module's tests (unless a test names its own group) and puts
+    the longest groups first; the order within a module is kept."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    items.sort(key=_rank)
+
+
+# What the tests print (their measured figures) is captured in a worker; it is
+# written out here, in the controller, after the run, test by test.
+_PRINTED = []
+
+
+def pytest_runtest_logreport(report):
+    # A phase's report carries the earlier phases' output too: only its own.
+    for title, text in report.sections:
+        if title == f"Captured stdout {report.when}" and text.strip():
+            _PRINTED.append((report.nodeid, report.when, text))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _PRINTED:
+        return
+    terminalreporter.section("figures the tests printed")
+    for nodeid, when, text in _PRINTED:
+        terminalreporter.write_line(f"{nodeid} ({when}):")
+        terminalreporter.write(text if text.endswith("\n") else text + "\n")

@@ -89,20 +89,22 @@ def feeding_head(model):
 
 # name for --app, keras.applications class, keras.applications module (its
 # preprocess_input), input (height, width): small inputs to keep the time
-# reasonable, most of them non-square and both orientations.
+# reasonable, most of them non-square and both orientations. Longest first
+# (export and both tests, one process, 2026-11-28: ConvNeXt 330 s ... VGG16 70 s):
+# each is a group of its own for the parallel run (conftest.LONGEST_FIRST).
 ZOO = [
-    ("xception", "Xception", "xception", (96, 128)),
+    ("convnext_tiny", "ConvNeXtTiny", "convnext", (96, 128)),
+    ("densenet121", "DenseNet121", "densenet", (96, 128)),
+    ("efficientnet_v2_b0", "EfficientNetV2B0", "efficientnet_v2", (128, 96)),
+    ("efficientnet_b0", "EfficientNetB0", "efficientnet", (96, 128)),
+    ("inception_v3", "InceptionV3", "inception_v3", (128, 128)),
+    ("mobilenet_v3_large", "MobileNetV3Large", "mobilenet_v3", (128, 128)),
     ("resnet50", "ResNet50", "resnet", (128, 96)),
     ("resnet50_v2", "ResNet50V2", "resnet_v2", (96, 128)),
-    ("mobilenet_v2", "MobileNetV2", "mobilenet_v2", (128, 128)),
     ("mobilenet_v3_small", "MobileNetV3Small", "mobilenet_v3", (96, 128)),
-    ("mobilenet_v3_large", "MobileNetV3Large", "mobilenet_v3", (128, 128)),
-    ("efficientnet_b0", "EfficientNetB0", "efficientnet", (96, 128)),
-    ("efficientnet_v2_b0", "EfficientNetV2B0", "efficientnet_v2", (128, 96)),
-    ("densenet121", "DenseNet121", "densenet", (96, 128)),
-    ("inception_v3", "InceptionV3", "inception_v3", (128, 128)),
+    ("xception", "Xception", "xception", (96, 128)),
+    ("mobilenet_v2", "MobileNetV2", "mobilenet_v2", (128, 128)),
     ("vgg16", "VGG16", "vgg16", (64, 96)),
-    ("convnext_tiny", "ConvNeXtTiny", "convnext", (96, 128)),
 ]
 
 if os.environ.get("SALIENCY_ZOO"):
@@ -166,7 +168,8 @@ class App:
         return self.ref, self.units, self.logits
 
 
-@pytest.fixture(scope="module", params=ZOO, ids=[z[0] for z in ZOO])
+@pytest.fixture(scope="module", params=[pytest.param(z, id=z[0], marks=pytest.mark.xdist_group(f"zoo-{z[0]}"))
+                                        for z in ZOO])
 def app(request, tmp_path_factory, export, reference):
     name = request.param[0]
     a = App(*request.param, tmp_path_factory.mktemp(name), export, reference)
