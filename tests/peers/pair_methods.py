@@ -9,6 +9,14 @@ SavedModel) in graph mode on raw 0..255 pixels, the preprocessing inside, and
 returns what PAIR asks for: the unit's logit, its gradient with respect to the
 input, or the CAM layer's values and gradients.
 
+Guided IG alone is given the SavedModel's own gradients (its `gradients`
+signature, one image per call, as the CLI's --batch-size 1): its path picks,
+at every step, the features of smallest |gradient|, so two graphs' gradients a
+few 1e-7 apart flip a near-tie somewhere and the paths part (by 0.18 on a
+freshly trained demo model even at 20 steps). What that comparison proves is
+PAIR's algorithm against the CLI's on the same gradients; that those gradients
+are Keras' autodiff to float32 is test_parity's proof.
+
     pair_methods.py --kind fashion --model-dir models/fashion --units 3,7
                     --methods gradcam,occlusion,blurig,guidedig,xrai --occlusion-size 80
                     --guidedig-steps 20 --xrai-steps 20 --out pair.npz a.png b.png
@@ -87,6 +95,15 @@ def main():
             picked = tf.gather(out, unit, axis=1)
         return acts, tape.gradient(picked, acts)
 
+    saved = tf.saved_model.load(args.model_dir).signatures["gradients"]
+
+    def saved_model_function(x, call_model_args=None, expected_keys=None):
+        """The SavedModel's gradients of the unit, one image per call."""
+        assert expected_keys == [pair.INPUT_OUTPUT_GRADIENTS], expected_keys
+        out = saved(images=tf.constant(np.asarray(x, np.float32)),
+                    units=tf.constant([[call_model_args["unit"]]] * len(x), tf.int32))
+        return {pair.INPUT_OUTPUT_GRADIENTS: out["gradients"].numpy()[:, 0]}
+
     def call_model_function(x, call_model_args=None, expected_keys=None):
         unit = tf.constant(call_model_args["unit"])
         x = tf.constant(np.asarray(x, np.float32))
@@ -111,8 +128,9 @@ def main():
                                                                size=args.occlusion_size, value=0),
         # Blur IG at its defaults (max_sigma 50, steps 100, grad_step 0.01).
         "blurig": lambda x, args_: pair.BlurIG().GetMask(x, call_model_function, args_),
-        # Guided IG from black (PAIR's zeros: these models take raw 0..255 pixels).
-        "guidedig": lambda x, args_: pair.GuidedIG().GetMask(x, call_model_function, args_,
+        # Guided IG from black (PAIR's zeros: these models take raw 0..255 pixels),
+        # on the SavedModel's gradients (see above).
+        "guidedig": lambda x, args_: pair.GuidedIG().GetMask(x, saved_model_function, args_,
                                                              x_steps=args.guidedig_steps),
         # XRAI at its defaults but the IG steps (baselines min(x) and max(x),
         # algorithm "full"), on PAIR's segments at the input size (see above).
