@@ -159,11 +159,12 @@ build/reference/felzenszwalb.json: tests/reference/felzenszwalb.py bench/require
 
 # pytest's worker processes (pytest-xdist): one per core, up to 4. Most of the
 # suite is single-threaded graph tracing; tests/conftest.py groups the tests.
+# -rs prints why each skipped test skipped (keras-explainable's, without its source).
 TEST_JOBS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 test-python: peers
 	SALIENCY_BIN=$(CURDIR)/bin/saliency SALIENCY_TEST_MODEL=$(MODELS)/xception \
 		SALIENCY_TEST_FASHION=$(MODELS)/fashion SALIENCY_PEERS_PYTHON=$(PEERS_PY) TF_CPP_MIN_LOG_LEVEL=2 \
-		$(VPY) -m pytest -q -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder tests
+		$(VPY) -m pytest -q -rs -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder tests
 
 # The Python peers (tf-keras-vis, PAIR saliency, tf-keras) in their own venv,
 # beside .venv (bench/venv.sh): the peers' parity tests run them, as does make bench.

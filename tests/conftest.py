@@ -474,6 +474,48 @@ def reference():
                                  resize_input=resize_input, resize_maps=resize_maps)
 
 
+# ---------------------------------------------------------------- the peers
+# The peers' own implementations run in build/bench/venv (`make peers`), never in
+# .venv, one process per call (tests/peers/).
+PEERS = ROOT / "tests" / "peers"
+PEERS_PYTHON = os.environ.get("SALIENCY_PEERS_PYTHON", str(ROOT / "build" / "bench" / "venv" / "bin" / "python"))
+KE_MIRROR = os.environ.get("KE_MIRROR", "/work/.mirror/lucasdavid+keras-explainable/repo")
+
+
+@pytest.fixture(scope="session")
+def peers_python():
+    if not os.access(PEERS_PYTHON, os.X_OK):
+        pytest.fail(f"{PEERS_PYTHON} missing: run `make peers`")
+    return PEERS_PYTHON
+
+
+def run_peer(python, script, *args, legacy=False):
+    """Runs tests/peers/SCRIPT in the peers' Python (Keras 2 with legacy)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    if legacy:
+        env["TF_USE_LEGACY_KERAS"] = "1"
+    proc = subprocess.run([python, str(PEERS / script), *map(str, args)], capture_output=True,
+                          text=True, timeout=1800, env=env)
+    assert proc.returncode == 0, f"{script} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+
+
+@pytest.fixture(scope="session")
+def keras_explainable(tmp_path_factory):
+    """The folder holding keras-explainable's package, from KE_SRC (a checkout)
+    or the fetched git mirror (KE_MIRROR), as bench/run.sh finds it. It is not
+    on PyPI and the registries here are all CI can reach: without either, the
+    tests that need it skip and say why."""
+    src = os.environ.get("KE_SRC")
+    if src:
+        return src + "/src" if os.path.isdir(src + "/src/keras_explainable") else src
+    if not os.path.isdir(KE_MIRROR):
+        pytest.skip("keras-explainable's source not found (it is not on PyPI): set KE_SRC to a checkout")
+    folder = tmp_path_factory.mktemp("keras-explainable")
+    subprocess.run(f"git --git-dir={KE_MIRROR} archive HEAD | tar -x -C {folder}", shell=True, check=True)
+    return str(folder / "src")
+
+
 # ---------------------------------------------------------------- running on every core
 # `make test-python` runs the tests in TEST_JOBS worker processes (pytest-xdist,
 # --dist loadgroup --no-loadscope-reorder): most of the suite's time is one

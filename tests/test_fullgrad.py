@@ -54,6 +54,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import run_peer
+
 MAP_TOL = 5e-3
 MAP_MEAN_TOL = 1e-5
 LOGIT_RTOL = 1e-4
@@ -84,8 +86,23 @@ def psi(t):
     return a / (a.max() + EPS)
 
 
-def biased_layers(model):
-    """[(layer, b)]: the model's layers that add a bias, with b, float64."""
+def psi_per_channel(t):
+    """keras-explainable's filters.absolute_normalize on one [h, w, C] map: each
+    channel over its positions, no epsilon (divide-no-nan)."""
+    a = np.abs(np.asarray(t, np.float64))
+    a = a - a.min(axis=(0, 1), keepdims=True)
+    top = a.max(axis=(0, 1), keepdims=True)
+    return np.divide(a, top, out=np.zeros_like(a), where=top > 0)
+
+
+def half_pixel_resize(m, h, w):
+    """keras-explainable's upsampling: tf.image.resize, bilinear, half-pixel."""
+    return tf.image.resize(m[..., None], (h, w), method="bilinear").numpy()[..., 0].astype(np.float64)
+
+
+def biased_layers(model, bn_epsilon=None):
+    """[(layer, b)]: the model's layers that add a bias, with b, float64; a
+    BatchNormalization's with bn_epsilon in place of its own if given."""
     import keras
     L = keras.layers
     convs = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D, L.Conv2DTranspose, L.Dense)
@@ -96,7 +113,8 @@ def biased_layers(model):
             gamma = layer.gamma.numpy().astype(np.float64) if layer.scale else 1.0
             beta = layer.beta.numpy().astype(np.float64) if layer.center else 0.0
             mean, var = (v.numpy().astype(np.float64) for v in (layer.moving_mean, layer.moving_variance))
-            found.append((layer, beta - gamma * mean / np.sqrt(var + layer.epsilon)))
+            eps = layer.epsilon if bn_epsilon is None else bn_epsilon
+            found.append((layer, beta - gamma * mean / np.sqrt(var + eps)))
         elif isinstance(layer, convs) and layer.use_bias:
             # d f / d z is taken at the layer's output: that is where the bias
             # is added only if the layer applies no activation after it.
@@ -107,11 +125,15 @@ def biased_layers(model):
 
 class FullGrad:
     """FullGrad of a Keras model (raw 0..255 pixels -> preprocess -> model),
-    by the definition above."""
+    by the definition above; with as_keras_explainable, by keras-explainable's
+    (methods/gradient.py full_gradients, see test_keras_explainable_departs_from_the_authors)."""
 
-    def __init__(self, model, preprocess):
+    def __init__(self, model, preprocess, as_keras_explainable=False):
         import keras
-        self.layers = biased_layers(model)
+        self.ke = as_keras_explainable
+        self.layers = biased_layers(model, bn_epsilon=1e-7 if self.ke else None)
+        # keras-explainable's get_logits_layer: the last layer with a kernel
+        self.logits_layer = [l for l in model.layers if hasattr(l, "kernel")][-1]
         assert self.layers, f"{model.name}: no biased layer"
         parts = keras.Model(model.inputs[0], [l.output for l, _ in self.layers] + [model.outputs[0]])
 
@@ -123,15 +145,18 @@ class FullGrad:
         @tf.function
         def gradients(x, units):
             with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+                tape.watch(x)
                 xt = preprocess(x)
                 tape.watch(xt)
                 *zs, y = parts(xt, training=False)
                 picked = tf.gather(y, units, batch_dims=1)
                 columns = [tf.reduce_sum(picked[:, j]) for j in range(units.shape[1])]
-            grads = [tape.gradient(c, [xt] + zs) for c in columns]
+            # keras-explainable's input term is at the model's input: raw pixels here
+            first = x if self.ke else xt
+            grads = [tape.gradient(c, [first] + zs) for c in columns]
             del tape
-            # [N, K, ...] per source: xt first, then each layer's z
-            return xt, picked, [tf.stack([g[s] for g in grads], axis=1) for s in range(len(zs) + 1)]
+            # [N, K, ...] per source: the input first, then each layer's z
+            return first, picked, [tf.stack([g[s] for g in grads], axis=1) for s in range(len(zs) + 1)]
 
         self._logits, self._gradients = logits, gradients
 
@@ -148,6 +173,9 @@ class FullGrad:
         for i in range(n):
             for j in range(k):
                 term = grads[0][i, j].numpy().astype(np.float64) * xt[i]
+                if self.ke:
+                    maps[i, j] = self._keras_explainable_map(term, grads[1:], i, j, h, w)
+                    continue
                 maps[i, j] = psi(term).sum(-1)
                 sums[i, j] = term.sum()
                 for (_, b), g in zip(self.layers, grads[1:]):
@@ -158,6 +186,19 @@ class FullGrad:
                         wy, wx = aligned_bilinear(gb.shape[0], h), aligned_bilinear(gb.shape[1], w)
                         maps[i, j] += wy @ psi(gb).sum(-1) @ wx.T
         return maps, sums, picked.numpy()
+
+    def _keras_explainable_map(self, term, grads, i, j, h, w):
+        """keras-explainable's map: each term psi'd per channel, averaged over
+        the channels and resized half-pixel, summed, over the biased layers but
+        the logits layer (the only non-spatial one it handles)."""
+        total = psi_per_channel(term).mean(-1)
+        for (layer, b), g in zip(self.layers, grads):
+            if layer is self.logits_layer:  # its exclude=[the logits layer]
+                continue
+            gb = g[i, j].numpy().astype(np.float64) * b
+            assert gb.ndim == 3, f"{layer.name}: keras-explainable resizes spatial bias terms only"
+            total += half_pixel_resize(psi_per_channel(gb).mean(-1), h, w)
+        return total
 
 
 # ---------------------------------------------------------------- the models
@@ -318,3 +359,52 @@ def test_without_biases_or_layers_no_fullgrad(cli, export, reference, tmp_path):
         assert "fullgrad" not in m["signatures"] and why in m["fullgrad"]["unavailable"], m["fullgrad"]
         proc = cli.run("explain", "--model", tmp_path / folder, "--method", "fullgrad", "--out-dir", tmp_path, img)
         assert proc.returncode == 2 and "fullgrad" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("case", ["fashion"], indirect=True)
+def test_keras_explainable_departs_from_the_authors(case, cli, reference, peers_python, keras_explainable, tmp_path):
+    """keras-explainable's full_gradients (methods/gradient.py, run from its
+    source by tests/peers/ke_methods.py on a tf-keras copy of the model) departs
+    from the authors' FullGrad, which the CLI follows (README), in five ways:
+    psi min-max normalises each channel over the positions (the authors': the
+    whole map) and without their epsilon; the channels are averaged (summed);
+    the bias maps are resized with half-pixel centres (aligned corners); the
+    input term is taken at the model's input, raw pixels here, not at the
+    preprocessed x~; a BatchNormalization's bias uses epsilon 1e-7 (the layer's
+    own, 1e-3). The layers counted are the same (every layer with a bias or a
+    normalisation but the logits layer). Proven by FullGrad with those choices:
+    it equals keras-explainable on the demo model (16 BatchNormalization layers
+    with real biases), while test_fullgrad_matches_the_definition proves the CLI
+    equals it without them. Tolerance after min-max: max 1e-3, mean 1e-5. Two
+    float32 graphs (Keras 2 and Keras 3) of one network differ by ~1e-7 of a
+    layer's values, but psi stretches each channel's term to [0, 1] on its own,
+    so a channel whose term spans a tiny range carries its float noise up by
+    that stretch (measured 2026-11-28: 6.6e-5 max, 5.2e-7 mean); the
+    departures move the map by 0.30 / 0.056 (CLI vs keras-explainable), 300
+    and 5000 times the bounds.
+    """
+    x = reference.pixels(case.images)
+    ref = FullGrad(case.keras, case.preprocess, as_keras_explainable=True)
+    logits = ref.logits(x)
+    units = logits.argmax(1)
+    weights = tmp_path / "keras3.npz"
+    np.savez(weights, logits=logits, **{f"w{i}": w for i, w in enumerate(case.keras.get_weights())})
+    out = tmp_path / "ke.npz"
+    run_peer(peers_python, "ke_methods.py", "--ke-path", keras_explainable, "--kind", case.name,
+             "--model-dir", case.dir, "--weights", weights, "--layer", reference.CAM_LAYERS[case.name],
+             "--units", ",".join(map(str, units)), "--methods", "fullgrad", "--out", out, *case.images,
+             legacy=True)
+    ke = np.load(out)
+    assert list(ke["fullgrad_layers"]) == [l.name for l, _ in ref.layers if l is not ref.logits_layer]
+    maps, _, _ = ref(x, units[:, None])
+    want, theirs = reference.normalize(maps[:, 0]), reference.normalize(ke["fullgrad"].astype(np.float64))
+    d = np.abs(theirs - want)
+    print(f"\n{case.name} keras-explainable FullGrad vs the authors' with its departures: "
+          f"max abs diff {d.max():.2e}, mean {d.mean():.2e}")
+    assert want.std() > 1e-3, "degenerate reference"
+    assert d.max() <= 1e-3 and d.mean() <= 1e-5, (d.max(), d.mean())
+    results = cli.explain(case.dir, case.images, tmp_path / "cli", "--method", "fullgrad")
+    assert [r["units"][0] for r in results] == list(units), "the CLI's top units are Keras'"
+    mine = np.stack([np.load(r["raw"])[0] for r in results])
+    gap = np.abs(mine - theirs)
+    print(f"{case.name} FullGrad, CLI vs keras-explainable (the departures): max {gap.max():.2e}, mean {gap.mean():.2e}")

@@ -1,13 +1,15 @@
 """Parity with the peers' own implementations: the CLI's maps against tf-keras-vis
-0.8.7 and Google PAIR's `saliency` 0.2.1, run from their published packages on the
-same model and images.
+0.8.7 and Google PAIR's `saliency` 0.2.1, run from their published packages, and
+keras-explainable (6ceae98, from its source: it is not on PyPI, so those tests
+skip where its source is absent, CI included), on the same model and images.
 
 The peers live in build/bench/venv (`make peers`, bench/requirements.txt), not in
 .venv: each runs in its own process (tests/peers/), on the test's own Keras
 rebuild of the export (conftest.rebuild, never the exporter or the SavedModel):
 tf-keras-vis on a tf-keras copy of it (TF_USE_LEGACY_KERAS=1; weights copied from
 the Keras 3 model, logits checked), PAIR on the Keras 3 model through its
-call_model_function. Both models: the random-weight Xception (299x299) and the
+call_model_function, keras-explainable on the tf-keras copy (bench/ke_compat.py
+answers its Keras 2 imports). Both models: the random-weight Xception (299x299) and the
 trained `fashion` model (128x128); two images each at the model's input size, each
 explained for its top unit.
 
@@ -32,6 +34,11 @@ Differences of definition, each proven here:
 - Occlusion: PAIR sums the logit drops of every window covering a pixel at stride
   1; the CLI averages them (mean drop): PAIR's mask divided by the number of
   windows covering each pixel must equal the CLI's at --stride 1.
+- keras-explainable returns maps before post-processing: its CAM, Grad-CAM and
+  Grad-CAM++ with the ReLU of its default post-processing equal the CLI's; its
+  Score-CAM departs from the paper in four ways, proven by one reference written
+  with either set of choices (scorecam_of); its FullGrad in five
+  (tests/test_fullgrad.py).
 
 Tolerances: CAM_TOL (max abs, maps in [0, 1]) 1e-4, CAM_MEAN_TOL 1e-5: two
 float32 graphs of the same network (Keras 2 and the SavedModel; Keras 3 and the
@@ -53,40 +60,17 @@ and 1.8e-7 / 1.6e-8 (with its zoom, fashion: 1.3e-1 / 1.0e-2); Grad-CAM vs PAIR
 0.38 (fashion Grad-CAM, scipy zoom): another interpolation, not another map.
 """
 
-import json
-import os
-import pathlib
-import subprocess
-
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-PEERS = ROOT / "tests" / "peers"
-PEERS_PYTHON = os.environ.get("SALIENCY_PEERS_PYTHON", str(ROOT / "build" / "bench" / "venv" / "bin" / "python"))
+from conftest import run_peer
+
 CAM_TOL = 1e-4
 CAM_MEAN_TOL = 1e-5
 # Score-CAM's channels on Xception: the 16 that vary most (its 2048 would be
 # 2048 forward passes an image); fashion's 256, all of them.
 MAX_CHANNELS = {"xception": 16, "fashion": 0}
-
-
-@pytest.fixture(scope="module")
-def peers_python():
-    if not os.access(PEERS_PYTHON, os.X_OK):
-        pytest.fail(f"{PEERS_PYTHON} missing: run `make peers`")
-    return PEERS_PYTHON
-
-
-def run_peer(python, script, *args, legacy=False):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    if legacy:
-        env["TF_USE_LEGACY_KERAS"] = "1"
-    proc = subprocess.run([python, str(PEERS / script), *map(str, args)], capture_output=True,
-                          text=True, timeout=1800, env=env)
-    assert proc.returncode == 0, f"{script} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
 
 
 class Case:
@@ -325,3 +309,107 @@ def test_xrai_matches_pair(case, pair, cli, reference):
     for i in range(len(mine)):
         assert same_regions(mine[i], theirs[i]), f"{case.name} XRAI image {i}: other regions than PAIR's"
     assert_close(f"{case.name} xrai vs PAIR", mine, reference.normalize(theirs), tol=5e-4, mean_tol=1e-4)
+
+
+# ---------------------------------------------------------------- keras-explainable
+# keras-explainable (lucasdavid/keras-explainable, last commit 6ceae98 of
+# 2022-11-29) is not on PyPI: these tests need its source (conftest
+# `keras_explainable`: KE_SRC or the fetched mirror) and skip without it, saying so.
+# Its methods, read in methods/cams.py and methods/gradient.py, return maps
+# before any post-processing: no ReLU (ke.explain's default post-processing,
+# filters.positive_normalize, takes the positive part and min-max normalises).
+
+
+@pytest.fixture(scope="module")
+def ke(case, peers_python, keras_explainable):
+    """keras-explainable's maps on the case (tests/peers/ke_methods.py): CAM,
+    Grad-CAM and Grad-CAM++ on both models, Score-CAM on fashion (on Xception
+    its loop is 2048 forward passes, a quarter of an hour here)."""
+    methods = "cam,gradcam,gradcampp" + (",scorecam" if case.name == "fashion" else "")
+    out = case.tmp / "ke.npz"
+    run_peer(peers_python, "ke_methods.py", "--ke-path", keras_explainable, "--kind", case.name,
+             "--model-dir", case.dir, "--weights", case.weights_file(), "--layer", case.layer,
+             "--units", ",".join(map(str, case.units)), "--methods", methods, "--out", out,
+             *case.paths, legacy=True)
+    return dict(np.load(out))
+
+
+@pytest.mark.parametrize("method", ["cam", "gradcam", "gradcampp"])
+def test_cams_match_keras_explainable(case, ke, cli, reference, method):
+    """CAM, Grad-CAM and Grad-CAM++: keras-explainable's maps, ReLU'd as its
+    default post-processing does, through the CLI's post-processing, equal the
+    CLI's. Its Grad-CAM++ scores with exp(logit) (the paper's eq. 19), which
+    scales every weight of a map by the same positive number: the CLI leaves it
+    out (a logit above 88 overflows float32), the normalised map is the same.
+    Tolerance CAM_TOL (Keras 2 and the SavedModel, the float floor)."""
+    size = case.x.shape[1:3]
+    assert_close(f"{case.name} {method} vs keras-explainable", case.cli_maps(cli, method),
+                 as_cli(reference, np.maximum(ke[method], 0), size))
+
+
+def scorecam_of(case, units, *, as_keras_explainable):
+    """Score-CAM from its definition on the test's Keras model, float64 sums:
+
+    - the paper's (Wang et al. 2020, as the CLI and tf-keras-vis): each channel
+      A_k upsampled to the input (tf.image.resize, bilinear, half-pixel) and then
+      min-max normalised to a mask M_k; w_k = softmax(f(x * M_k))_u; the map is
+      ReLU(sum_k w_k A_k) at the layer's size;
+    - keras-explainable's (methods/cams.py scorecam): A_k min-max normalised at
+      the layer's size and then upsampled to M_k; s_k = f(x * M_k)_u, the logit
+      (no softmax); the map is sum_k s_k M_k at the input's size (the masks
+      summed, not the activations), no ReLU.
+
+    Returns [N, h, w] maps (the layer's size or the input's)."""
+    import keras
+    import tensorflow as tf
+
+    features = keras.Model(case.keras.inputs, case.keras.get_layer(case.layer).output)
+    acts = features(case.preprocess(tf.constant(case.x)), training=False).numpy()   # [N, h, w, C]
+    size = case.x.shape[1:3]
+    model = tf.function(lambda x: case.keras(case.preprocess(x), training=False))
+    maps = []
+    for i, unit in enumerate(units):
+        a = acts[i]
+        if as_keras_explainable:
+            masks = tf.image.resize(normalize_channels(a), size).numpy()
+        else:
+            masks = normalize_channels(tf.image.resize(a, size).numpy())
+        scores = []
+        for lo in range(0, masks.shape[-1], 64):
+            m = np.moveaxis(masks[..., lo:lo + 64], -1, 0)[..., None]   # [64, H, W, 1]
+            out = model(tf.constant(case.x[i] * m, tf.float32)).numpy().astype(np.float64)
+            scores.append(out[:, unit] if as_keras_explainable else tf.nn.softmax(out).numpy()[:, unit])
+        scores = np.concatenate(scores)
+        if as_keras_explainable:
+            maps.append(np.einsum("hwk,k->hw", masks.astype(np.float64), scores))
+        else:
+            maps.append(np.maximum(np.einsum("hwk,k->hw", a.astype(np.float64), scores), 0))
+    return np.stack(maps)
+
+
+def normalize_channels(a):
+    """Each channel of [h, w, C] min-max normalised over the positions, 0 where
+    constant."""
+    a = a - a.min(axis=(0, 1), keepdims=True)
+    top = a.max(axis=(0, 1), keepdims=True)
+    return np.divide(a, top, out=np.zeros_like(a), where=top > 0)
+
+
+@pytest.mark.parametrize("case", ["fashion"], indirect=True)
+def test_scorecam_keras_explainable_departs_from_the_paper(case, ke, cli, reference):
+    """keras-explainable's Score-CAM departs from the paper in four ways (see
+    scorecam_of): logits for softmax, the masks summed for the activations, no
+    ReLU, masks normalised before the upsampling. Proven by one reference
+    written from both definitions: with keras-explainable's choices it equals
+    keras-explainable, with the paper's it equals the CLI. The CLI follows the
+    paper (README). Tolerance CAM_TOL: two float32 graphs, 256 masked images each
+    (the maps are sums of 256 scores, each a few 1e-7 apart)."""
+    size = case.x.shape[1:3]
+    theirs = ke["scorecam"]
+    assert_close(f"{case.name} keras-explainable Score-CAM vs its definition", reference.normalize(theirs),
+                 reference.normalize(scorecam_of(case, case.units, as_keras_explainable=True)))
+    mine = case.cli_maps(cli, "scorecam")
+    assert_close(f"{case.name} CLI Score-CAM vs the paper's", mine,
+                 as_cli(reference, scorecam_of(case, case.units, as_keras_explainable=False), size))
+    gap, mean = diff(mine, reference.normalize(theirs))
+    print(f"{case.name} Score-CAM, CLI vs keras-explainable (the departures): max {gap:.2e}, mean {mean:.2e}")

@@ -95,7 +95,7 @@ def main():
         print(f"| `{r['label']}` | {r['images']} | {r['pointing_game']:.3f} | {r['energy_in_box']:.3f} | "
               f"{r['energy_in_box'] / r['uniform_baseline']:.2f}x | {r.get('randomization_spearman', float('nan')):.3f} | "
               f"{r['seconds_per_image']:.3f} |")
-    print(f"| uniform map | {r0['uniform_baseline']:.3f} | {r0['uniform_baseline']:.3f} | 1.00x | | |")
+    print(f"| uniform map | | {r0['uniform_baseline']:.3f} | {r0['uniform_baseline']:.3f} | 1.00x | | |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
