@@ -9,13 +9,16 @@ SavedModel) in graph mode on raw 0..255 pixels, the preprocessing inside, and
 returns what PAIR asks for: the unit's logit, its gradient with respect to the
 input, or the CAM layer's values and gradients.
 
-Guided IG alone is given the SavedModel's own gradients (its `gradients`
-signature, one image per call, as the CLI's --batch-size 1): its path picks,
-at every step, the features of smallest |gradient|, so two graphs' gradients a
-few 1e-7 apart flip a near-tie somewhere and the paths part (by 0.18 on a
-freshly trained demo model even at 20 steps). What that comparison proves is
-PAIR's algorithm against the CLI's on the same gradients; that those gradients
-are Keras' autodiff to float32 is test_parity's proof.
+Guided IG and XRAI are given the SavedModel's own gradients (its `gradients`
+signature, one image per call, as the CLI's --batch-size 1): both make greedy
+choices on the gradients. Guided IG's path picks, at every step, the features
+of smallest |gradient|, so two graphs' gradients a few 1e-7 apart flip a
+near-tie somewhere and the paths part (by 0.18 on a freshly trained demo model
+even at 20 steps); XRAI adds, at every step, the region of highest attribution
+density, and two near-equal densities swapped give other regions (CI's freshly
+trained demo model, 2026-11-28). What those comparisons prove is PAIR's
+algorithm against the CLI's on the same gradients; that those gradients are
+Keras' autodiff to float32 is test_parity's proof.
 
     pair_methods.py --kind fashion --model-dir models/fashion --units 3,7
                     --methods gradcam,occlusion,blurig,guidedig,xrai --occlusion-size 80
@@ -133,9 +136,10 @@ def main():
         "guidedig": lambda x, args_: pair.GuidedIG().GetMask(x, saved_model_function, args_,
                                                              x_steps=args.guidedig_steps),
         # XRAI at its defaults but the IG steps (baselines min(x) and max(x),
-        # algorithm "full"), on PAIR's segments at the input size (see above).
+        # algorithm "full"), on PAIR's segments at the input size and the
+        # SavedModel's gradients (see above).
         "xrai": lambda x, args_: pair.XRAI().GetMaskWithDetails(
-            x, call_model_function, args_,
+            x, saved_model_function, args_,
             segments=pair_xrai._get_segments_felzenszwalb(x, resize_image=False),
             extra_parameters=pair.XRAIParameters(steps=args.xrai_steps)).attribution_mask,
     }
